@@ -1,0 +1,1 @@
+"""nbwizard's engine: pure logic (settings, catalogs, profiler, YAML I/O...) with no widget imports."""

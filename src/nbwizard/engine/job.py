@@ -1,0 +1,272 @@
+"""The ai-toolkit job as a typed pydantic model, generated from the setting descriptions.
+
+Each section of the job (``train``, ``datasets[]``, ``sample``...) becomes a model whose fields are the section's
+settings, typed from their descriptions. Keys the trainer does not read are kept (never dropped) and reported by
+:meth:`Job.unknown_keys` with the key the user most likely meant. A job remembers which keys were written, so it
+dumps back exactly what was loaded or set, and two jobs are equal when they write the same keys and values.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Iterator, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .settings import Setting, section_settings, settings, suggest_key
+
+# Sections above the process entry; every other section lives inside ``config.process[i]``.
+ROOT_SECTIONS = ("job", "config", "meta")
+# Free-form sections: extra keys are the point (they go to a constructor as **kwargs), so none is "unknown".
+FREE_SECTIONS = {
+    "meta", "train.optimizer_params", "train.lr_scheduler_params", "network.network_kwargs",
+    "model.quantize_kwargs",
+}
+# Sections that reuse another section's keys.
+SECTION_ALIASES = {"first_sample": "sample"}
+
+_MISSING = object()
+# The order ai-toolkit's own example jobs write a process entry's sections in; other children go alphabetically.
+_CHILD_ORDER = {k: i for i, k in enumerate(
+    ["network", "save", "datasets[]", "train", "model", "sample", "first_sample", "logging", "slider", "guidance",
+     "embedding", "decorator", "adapter", "monitoring"])}
+
+_SCALARS: dict[str, Any] = {
+    # a float setting written as 16 stays 16 (ai-toolkit reads both); "1e-4" still becomes a float
+    "bool": bool, "int": int, "float": Union[int, float], "str": str, "dict": dict[str, Any],
+    "list[str]": list[str], "list[int]": list[int], "list[float]": list[float], "list[dict]": list[dict[str, Any]],
+}
+
+
+def annotation(type_text: str) -> Any:
+    """The Python annotation for a setting's type text (``int|list[int]``); always admits ``None``."""
+    parts = []
+    for p in type_text.split("|"):
+        if p != "null":
+            parts.extend(getattr(_SCALARS[p], "__args__", None) if p == "float" else [_SCALARS[p]])
+    return Optional[Union[tuple(parts)]] if len(parts) > 1 else Optional[parts[0]]
+
+
+class _Section(BaseModel):
+    """A section of the job: described keys are typed fields, any other key is kept as an extra."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True, populate_by_name=True)
+
+
+def _child_sections(section: str) -> dict[str, str]:
+    """Direct child sections of ``section``: key in the parent -> section name."""
+    names = {s.section for s in settings()} | set(SECTION_ALIASES)
+    children = {}
+    for name in names:
+        parent, _, key = name.rpartition(".")
+        if name in ROOT_SECTIONS or (not parent and section != "process"):
+            continue
+        if not parent:  # a section of the process entry (model, train, datasets[]...)
+            parent = "process"
+        if parent == section and name != "process":
+            children[key] = name
+    return children
+
+
+def _default(s: Setting) -> Any:
+    value = s.default
+    return Field(default_factory=lambda: copy.deepcopy(value), description=s.summary) if isinstance(
+        value, (list, dict)) else Field(default=value, description=s.summary)
+
+
+@cache
+def section_model(section: str) -> type[_Section]:
+    """The pydantic model for one section (built once, on first use)."""
+    source = SECTION_ALIASES.get(section, section)
+    fields: dict[str, Any] = {}
+    children = _child_sections(source)
+    for key, s in section_settings(source).items():
+        if key in children:
+            continue
+        fields[key] = (annotation(s.type), _default(s))
+    for key, child in sorted(children.items(), key=lambda kv: (_CHILD_ORDER.get(kv[0], 99), kv[0])):
+        model = section_model(child)
+        if child.endswith("[]"):
+            fields[key.removesuffix("[]")] = (Optional[list[model]], Field(default_factory=list))
+        else:
+            fields[key] = (Optional[model], Field(default_factory=model))
+    name = "".join(p.capitalize() for p in source.replace("[]", "").replace(".", "_").split("_")) + "Section"
+    return create_model(name, __base__=_Section, **fields)
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A key in the job that the trainer does not read (it is kept, and written back as it was)."""
+
+    where: str              # location in the file, e.g. ``config.process[0].train.learning_rate``
+    section: str            # setting section, e.g. ``train``
+    key: str
+    suggestion: str | None  # the real key it most likely meant, e.g. ``lr``
+
+    @property
+    def message(self) -> str:
+        hint = f" Did you mean '{self.suggestion}'?" if self.suggestion else ""
+        return f"'{self.where}' is not a setting ai-toolkit reads; it will be ignored.{hint}"
+
+
+class JobBase(BaseModel):
+    """Behaviour shared by the generated :class:`Job` model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+    # -- views ---------------------------------------------------------------------------------------------
+    @property
+    def process(self) -> Any:
+        """The first process entry (the training process); an empty one when the job has none."""
+        processes = self.config.process  # type: ignore[attr-defined]
+        return processes[0] if processes else section_model("process")()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as plain data, with exactly the keys that were loaded or set."""
+        return self.model_dump(exclude_unset=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobBase) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- setting access ------------------------------------------------------------------------------------
+    def get(self, path: str, index: int = 0) -> Any:
+        """The value the trainer will use for setting ``path`` (its default when the job leaves it out).
+
+        ``index`` picks the item of a list section (``datasets[]``, ``sample.samples[]``).
+        """
+        node: Any = self
+        for part in _locate(path, index):
+            if isinstance(part, int):
+                node = node[part] if isinstance(node, list) and part < len(node) else _MISSING
+            elif isinstance(node, BaseModel):
+                node = getattr(node, part) if part in type(node).model_fields else (
+                    (node.__pydantic_extra__ or {}).get(part, _MISSING))
+            elif isinstance(node, dict):
+                node = node.get(part, _MISSING)
+            else:
+                node = _MISSING
+            if node is _MISSING:
+                return setting_default(path)
+        return node
+
+    def is_set(self, path: str, index: int = 0) -> bool:
+        """Whether the job writes ``path`` itself (rather than leaving it to the trainer's default)."""
+        node: Any = self.to_dict()
+        for part in _locate(path, index):
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    return False
+            elif not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def set(self, path: str, value: Any, index: int = 0) -> "JobBase":
+        """A new job with ``path`` set to ``value`` (validated); this job is left unchanged."""
+        data = self.to_dict()
+        node: Any = data
+        parts = _locate(path, index)
+        for part, nxt in zip(parts, parts[1:]):
+            if isinstance(part, int):
+                while len(node) <= part:
+                    node.append({})
+                node = node[part]
+            else:
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        node[parts[-1]] = value
+        return type(self).model_validate(data)
+
+    def unset(self, path: str, index: int = 0) -> "JobBase":
+        """A new job without ``path`` (the trainer's default applies again)."""
+        data = self.to_dict()
+        node: Any = data
+        parts = _locate(path, index)
+        for part in parts[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return self
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+        return type(self).model_validate(data)
+
+    # -- keys the trainer does not read --------------------------------------------------------------------
+    def unknown_keys(self) -> list[UnknownKey]:
+        """Every key the trainer ignores, with a did-you-mean where one is likely."""
+        return list(_walk_unknown(self, "job", ""))
+
+
+def _walk_unknown(node: BaseModel, section: str, where: str) -> Iterator[UnknownKey]:
+    if section not in FREE_SECTIONS:
+        for key in node.__pydantic_extra__ or {}:
+            yield UnknownKey(f"{where}.{key}".lstrip("."), section, key, suggest_key(section, key))
+    for key in node.model_fields_set:
+        value = getattr(node, key)
+        child = _child_section_name(section, key)
+        if child is None:
+            continue
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _walk_unknown(item, child, f"{where}.{key}[{i}]".lstrip("."))
+        elif isinstance(value, BaseModel):
+            yield from _walk_unknown(value, child, f"{where}.{key}".lstrip("."))
+
+
+def _child_section_name(section: str, key: str) -> str | None:
+    if section == "job":
+        return {"config": "config", "meta": "meta"}.get(key)
+    if section == "config":
+        return "process" if key == "process" else None
+    children = _child_sections(SECTION_ALIASES.get(section, section))
+    for k, name in children.items():
+        if k.removesuffix("[]") == key:
+            return name
+    return None
+
+
+def _locate(path: str, index: int = 0) -> list[str | int]:
+    """Location of setting ``path`` inside the job data: ``train.lr`` -> config, process, 0, train, lr."""
+    head, *rest = path.split(".")
+    if head in ROOT_SECTIONS and not (head == "job" and rest):
+        return [head, *rest]
+    parts: list[str | int] = ["config", "process", 0]
+    for part in ([] if head == "process" else [head]) + rest:
+        if part.endswith("[]"):
+            parts += [part[:-2], index]
+        else:
+            parts.append(part)
+    return parts
+
+
+def setting_default(path: str) -> Any:
+    from .settings import setting
+
+    return copy.deepcopy(setting(path).default)
+
+
+@cache
+def job_model() -> type[JobBase]:
+    """The :class:`Job` model (built once, on first use: the descriptions hold ~450 settings)."""
+    config = create_model(
+        "ConfigSection", __base__=_Section,
+        **{key: (annotation(s.type), _default(s)) for key, s in section_settings("config").items()},
+        process=(Optional[list[section_model("process")]], Field(default_factory=list)),
+    )
+    job_setting = section_settings("job")["job"]
+    return create_model(
+        "Job", __base__=JobBase,
+        job=(annotation(job_setting.type), _default(job_setting)),
+        config=(Optional[config], Field(default_factory=config)),
+        meta=(Optional[section_model("meta")], Field(default_factory=section_model("meta"))),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Job":
+        return job_model()
+    raise AttributeError(name)

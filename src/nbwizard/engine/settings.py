@@ -1,0 +1,158 @@
+"""Every setting ai-toolkit reads, described once: type, default, choices, help, wizard step, flavours.
+
+The descriptions live in ``data/settings.json`` (one record per setting). Forms, validation, YAML comments and the
+typed job model are all generated from them; nothing else in the package restates a setting's facts.
+
+Paths are dotted, relative to one process entry of the job, with ``[]`` for list items: ``train.lr``,
+``datasets[].resolution``, ``sample.samples[].prompt``. Three paths sit above the process entry: ``job``,
+``config.*`` and ``meta.*``; ``process.*`` are keys of the process entry itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Mapping
+
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!etc)(?<!vs)\.\s")
+
+TRAINERS = ("upstream", "extended")
+"""Trainer flavours: upstream ai-toolkit, and the extended fork that adds batch auto-scaling and prefetch keys."""
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    summary: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("model", "Model", "Which base model is trained, where its weights come from and in which precision."),
+    Step("quantization", "Quantization", "Storing frozen weights in fewer bits so a large model fits in memory."),
+    Step("target", "Target", "What is trained: LoRA or LoKr, its rank and alpha, and which layers it touches."),
+    Step("dataset", "Dataset", "Where the images and captions are, the trigger word and the default caption."),
+    Step("resolution", "Resolution & augmentation", "Training resolutions, buckets, flips and latent caching."),
+    Step("memory", "Memory & batch", "Batch size, accumulation, checkpointing, caching and data-loader workers."),
+    Step("optimizer", "Optimizer & learning rate", "The optimizer, its learning rate and the schedule."),
+    Step("regularization", "Regularization", "Keeping the base model's knowledge: DOP, BPP, EMA, caption dropout."),
+    Step("training", "Training core", "Steps, timestep sampling, content/style bias and the loss."),
+    Step("sampling", "Sampling", "Preview images rendered during training: cadence, size, prompts."),
+    Step("saving", "Saving & output", "Job name, output folder, checkpoint cadence and how many to keep."),
+    Step("model_specific", "Model-specific", "Layer offloading, video frames and fps, control images, multistage."),
+)
+STEP_IDS = tuple(s.id for s in STEPS)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of an ai-toolkit job, as the trainer reads it."""
+
+    path: str
+    type: str
+    default: Any
+    help: str
+    step: str
+    common: bool
+    trainers: tuple[str, ...]
+    kind: str = "leaf"
+    choices: tuple[Any, ...] | None = None
+    ui_default: Any = None
+    required: bool = False
+    raises: str | None = None
+    effective: bool = True
+    ui_condition: str | None = None
+    aliases: tuple[str, ...] = ()
+    section: str = field(init=False)
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        section, _, key = self.path.rpartition(".")
+        object.__setattr__(self, "section", section or "job")
+        object.__setattr__(self, "key", key)
+
+    @property
+    def label(self) -> str:
+        """A short human label: ``linear_alpha`` -> ``Linear alpha``."""
+        return self.key.replace("_", " ").capitalize()
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of the help text, for one-line comments and tooltips."""
+        text = _SENTENCE_END.split(self.help, maxsplit=1)[0].rstrip(".")
+        return text if len(text) <= 110 else text[:107].rstrip() + "..."
+
+    @property
+    def nullable(self) -> bool:
+        return "null" in self.type.split("|") or self.default is None
+
+    @property
+    def upstream(self) -> bool:
+        return "upstream" in self.trainers
+
+
+def _to_setting(record: Mapping[str, Any]) -> Setting:
+    data = dict(record)
+    for key in ("trainers", "aliases", "choices"):
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
+    return Setting(**data)
+
+
+@cache
+def settings() -> tuple[Setting, ...]:
+    """Every setting, in the trainer's section order."""
+    raw = resources.files("nbwizard.engine").joinpath("data/settings.json").read_text(encoding="utf-8")
+    return tuple(_to_setting(r) for r in json.loads(raw))
+
+
+@cache
+def _by_path() -> dict[str, Setting]:
+    return {s.path: s for s in settings()}
+
+
+@cache
+def _by_section() -> dict[str, dict[str, Setting]]:
+    out: dict[str, dict[str, Setting]] = {}
+    for s in settings():
+        out.setdefault(s.section, {})[s.key] = s
+    return out
+
+
+def setting(path: str) -> Setting:
+    """The setting at ``path``; raises ``KeyError`` with close matches for an unknown path."""
+    try:
+        return _by_path()[path]
+    except KeyError:
+        close = difflib.get_close_matches(path, list(_by_path()), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown setting {path!r}{hint}") from None
+
+
+def section_settings(section: str) -> Mapping[str, Setting]:
+    """The settings of one section (``train``, ``datasets[]``...) keyed by their key."""
+    return _by_section().get(section, {})
+
+
+def step_settings(step: str, *, common: bool | None = None, trainer: str = "upstream") -> tuple[Setting, ...]:
+    """The settings shown on a wizard step, optionally only the common (or only the "more") ones."""
+    if step not in STEP_IDS:
+        raise KeyError(f"unknown step {step!r}; steps are {', '.join(STEP_IDS)}")
+    return tuple(
+        s for s in settings()
+        if s.step == step and trainer in s.trainers and (common is None or s.common == common)
+    )
+
+
+def suggest_key(section: str, key: str) -> str | None:
+    """The real key of ``section`` a stray ``key`` most likely meant (alias first, then spelling)."""
+    known = section_settings(section)
+    for s in known.values():
+        if key in s.aliases:
+            return s.key
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return close[0] if close else None
