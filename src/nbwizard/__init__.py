@@ -31,7 +31,7 @@ _EXPORTS = {
     "GpuSpec": "nbwizard.engine.gpus",
     "UnknownGpuError": "nbwizard.engine.gpus",
     "SystemProfile": "nbwizard.engine.profile",
-    "detect_system": "nbwizard.engine.hardware.detect",
+    "detect_system": "nbwizard.engine.profile",
     "analyze_dataset": "nbwizard.engine.dataset",
     "DatasetInfo": "nbwizard.engine.dataset",
 }

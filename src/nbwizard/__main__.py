@@ -1,0 +1,3 @@
+from nbwizard.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,225 @@
+"""The ``nbwizard`` command: the engine's answers for scripts and CI, and ``serve`` for the Voilà page.
+
+JSON output (``--json``) is stable: each command documents its shape in its help, keys are only ever added.
+Errors go to stderr with exit code 2 (usage / bad input) or 1 (the answer is "no": validation errors, no fit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+EXIT_NO = 1
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed on stderr, exit code 2."""
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def _gib(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f} GiB"
+
+
+# -- profile --------------------------------------------------------------------------------------------------
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .engine.profile import SystemProfile, detect_system
+
+    if args.gpu:
+        profile = SystemProfile.for_gpu(args.gpu, ram_gb=args.ram)
+    else:
+        profile = detect_system(paths=args.path or (".",))
+    if args.json:
+        print(profile.to_json())
+        return 0
+    for line in profile_lines(profile):
+        print(line)
+    return 0
+
+
+def profile_lines(profile: Any) -> list[str]:
+    """The profile as plain lines: each value with where it came from."""
+
+    def show(label: str, reading: Any, fmt: Callable[[Any], str] = str) -> str:
+        if reading.value is None:
+            return f"{label:<14}unknown ({reading.reason})"
+        why = f"; {reading.reason}" if reading.reason else ""
+        return f"{label:<14}{fmt(reading.value)}  [{reading.source}{why}]"
+
+    lines = []
+    if not profile.gpus:
+        lines.append(f"{'GPU':<14}none ({profile.gpu_reason or 'no GPU found'})")
+    for gpu in profile.gpus:
+        lines.append(show(f"GPU {gpu.index}", gpu.name))
+        lines.append(show("  memory", gpu.memory_total_gib, lambda v: f"{v:.1f} GiB"))
+        lines.append(show("  bf16", gpu.bf16, lambda v: "yes" if v else "no"))
+        lines.append(show("  unified", gpu.unified, lambda v: "yes" if v else "no"))
+    lines.append(f"{'VRAM budget':<14}{_gib(profile.vram_budget_gib)}")
+    lines.append(show("RAM total", profile.ram_total_gib, lambda v: f"{v:.1f} GiB"))
+    lines.append(show("RAM available", profile.ram_available_gib, lambda v: f"{v:.1f} GiB"))
+    lines.append(show("CPU cores", profile.cpu_cores))
+    lines.append(show("CPU", profile.cpu_name))
+    for st in profile.storage:
+        where = f"{st.kind}, {_gib(st.free_gib)} free" + (f" ({st.reason})" if st.reason else "")
+        lines.append(f"{'storage':<14}{st.path}: {where}")
+    lines.append(show("cloud", profile.cloud))
+    return lines
+
+
+# -- catalogs -------------------------------------------------------------------------------------------------
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .engine.models import models
+
+    specs = models()
+    if args.json:
+        _print_json([_model_row(m) for m in specs])
+        return 0
+    print(f"{'arch':<28}{'group':<13}{'denoiser':>10}  label")
+    for m in specs:
+        size = m.params_b("denoiser")
+        print(f"{m.arch:<28}{m.group:<13}{(f'{size:g}B' if size else '?'):>10}  {m.label}")
+    return 0
+
+
+def _model_row(m: Any) -> dict[str, Any]:
+    return {"arch": m.arch, "label": m.label, "group": m.group, "is_video": m.is_video,
+            "denoiser_params_b": m.params_b("denoiser")}
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .engine.models import UnknownModelError, model_info
+
+    try:
+        m = model_info(args.arch)
+    except UnknownModelError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(asdict(m) | {"ui_defaults": dict(m.ui_defaults)})
+        return 0
+    print(f"{m.label} ({m.arch}) — {m.group}{', video' if m.is_video else ''}")
+    print(f"  weights: {m.name_or_path}")
+    print(f"  native resolution: {m.native_resolution or 'unknown'}  {m.native_resolution_note}".rstrip())
+    print(f"  quantization: {'yes' if m.quantization_supported else 'no'}"
+          + (f"; accuracy-recovery adapters: {', '.join(a.label for a in m.ara)}" if m.ara else ""))
+    print("  components:")
+    for c in m.components:
+        size = f"{c.params_b:g}B params" if c.params_b is not None else f"size unknown ({c.unknown_reason})"
+        print(f"    {c.role:<13} {c.name}: {size}" + (f"  [{c.source}]" if c.source else ""))
+    print("  facts:")
+    for name, fact in m.facts().items():
+        value = f"{fact.value:g}" if fact.value is not None else f"unknown ({fact.unknown_reason})"
+        print(f"    {name:<20}{value}" + (f"  [{fact.source}]" if fact.source else ""))
+    return 0
+
+
+# -- serve ----------------------------------------------------------------------------------------------------
+
+def notebook_path() -> Path:
+    """The wizard notebook: shipped in the package, or at the checkout root in a development install."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "wizard.ipynb", here.parents[1] / "wizard.ipynb"):
+        if candidate.is_file():
+            return candidate
+    raise CliError("wizard.ipynb is missing from this installation")
+
+
+def _is_local(ip: str) -> bool:
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(ip: str, port: int, token: str | None, notebook: Path) -> list[str]:
+    """The Voilà command line: idle kernels are culled (Voilà keeps one per page load otherwise)."""
+    if not _is_local(ip) and not token:
+        raise CliError(f"refusing to serve on {ip} without a token: anyone on that network could use this "
+                       f"machine; pass --token SECRET (or NBWIZARD_TOKEN), or serve on 127.0.0.1 and tunnel")
+    argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
+            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
+            "--MappingKernelManager.cull_connected=False", "--VoilaConfiguration.show_tracebacks=False"]
+    if token:
+        argv.append(f"--Voila.token={token}")
+    return argv
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    argv = serve_command(args.ip, args.port, args.token or os.environ.get("NBWIZARD_TOKEN"), notebook_path())
+    print(f"nbwizard: serving the wizard on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr)
+    try:
+        return subprocess.call(argv, cwd=notebook_path().parent)
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- entry point ----------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nbwizard", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("profile", help="detect this machine's GPUs, RAM, CPU, storage and cloud",
+                       description="JSON shape: see nbwizard.engine.profile (schema_version 1).")
+    p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    p.add_argument("--gpu", help="describe a what-if machine with this card instead of detecting")
+    p.add_argument("--ram", type=float, default=None, help="RAM in GB of the what-if machine")
+    p.add_argument("--path", action="append", help="a folder whose storage to report (repeatable)")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("models", help="list the model architectures",
+                       description="JSON: a list of {arch, label, group, is_video, denoiser_params_b}.")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("info", help="one architecture's defaults and sizes, with sources",
+                       description="JSON: every field of nbwizard.engine.models.ModelSpec.")
+    p.add_argument("arch")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="serve the wizard as a Voilà page (127.0.0.1:8866)")
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--token", help="required to serve on a non-local address")
+    p.set_defaults(func=cmd_serve)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"nbwizard: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (LookupError, ValueError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"nbwizard: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

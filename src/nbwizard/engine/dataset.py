@@ -1,0 +1,495 @@
+"""Dataset analysis: what ai-toolkit will find in a dataset folder, and how it will bucket it.
+
+The rules below were read from ostris/ai-toolkit (snapshot 27a03a9, 2026-08-21); the scan follows them.
+
+* Which files (``toolkit/data_loader.py``, ``AiToolkitDataset.__init__``): the folder is walked recursively
+  (``os.walk``, symlinked folders not entered); folders and files whose name starts with ``.`` are skipped, and so
+  are files whose parent folder is named ``_controls`` (generated control images). Image extensions are
+  ``.jpg .jpeg .png .webp``, matched case-insensitively; anything else (``.gif``, ``.bmp``, ...) is ignored.
+  Videos (``.mp4 .avi .mov .webm .mkv .wmv .m4v .flv``) are loaded only for video datasets (``num_frames > 1``
+  or ``auto_frame_count``), next to the images.
+* Sizes (``toolkit/data_transfer_object/data_loader.py``, ``FileItemDTO``): Pillow opens the file (the format is
+  told from the bytes) and applies the EXIF orientation, so rotated photos swap width and height (the optional
+  ``fast_image_size`` reads headers and skips EXIF). Sizes are cached in ``.aitk_size.json`` in the dataset
+  folder. A file that fails to load is skipped with a printed error; never fatal, but an empty dataset is.
+* Captions (``toolkit/dataloader_mixins.py``, ``CaptionProcessingDTOMixin.load_caption``; ``caption_ext`` in
+  ``toolkit/config_modules.py`` ``DatasetConfig``, default ``txt``, a leading dot added): the caption is the file
+  with the image's path minus its extension plus the caption extension. When it is missing, or holds only
+  whitespace, ``default_caption`` is used (an empty caption if none is set).
+* Trigger word (``toolkit/prompt_utils.py``, ``inject_trigger_into_prompt``): ``[trigger]`` and ``[name]`` in a
+  caption are replaced by the trigger word (removed when there is none); when a trigger word is set and the
+  caption still does not contain it, it is put in front of the caption (not for regularisation datasets).
+* Buckets (``toolkit/buckets.py``, ``get_bucket_for_image_size``; ``BucketsMixin.setup_buckets``): the
+  resolution is a pixel *area*, resolution². The target area is the smaller of the image's own area and that one,
+  so small images are trained at their own size, not upscaled to the resolution. The image is scaled to the
+  target area keeping its aspect, each side is rounded down or up to a multiple of the divisibility, candidates
+  above the area are discarded and the one closest to the target area is the bucket ``W×H``. The image is then
+  scaled so that it covers the bucket (which can enlarge it slightly) and centre-cropped (or randomly cropped).
+* Divisibility: ``DatasetConfig.bucket_tolerance`` defaults to 64, but ``AiToolkitDataset`` overwrites it with
+  the model's ``get_bucket_divisibility()`` (``toolkit/models/base_model.py``: 2^(VAE levels − 1), usually 8,
+  doubled for Flux; 16 for Wan). Pass the model's value as ``divisibility`` when it is known.
+* Dropping: the bucketed loader drops no image for being small. Only the legacy ``ImageDataset``
+  (``toolkit/data_loader.py``) skips images whose short side is below the resolution. Unreadable files are the
+  ones dropped.
+* Control images (``ControlFileItemDTOMixin`` in ``toolkit/dataloader_mixins.py``; ``control_path`` in
+  ``DatasetConfig``, a folder or a list, also ``control_path_1..3``): for each control folder the loader looks,
+  directly in that folder, for the image's *file name* stem with ``.jpg .jpeg .png .webp``, first match wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import stat
+import statistics
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+
+from nbwizard.engine._image_headers import read_image_size
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "Bucket", "BucketPlan", "CaptionStats", "ControlFolderInfo",
+    "DatasetError", "DatasetInfo", "FileProblem", "HistogramBin", "ImageRecord", "analyze_dataset", "bucket_for",
+    "plan_buckets",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".wmv", ".m4v", ".flv")
+_OTHER_IMAGE_EXTENSIONS = (".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".tga")
+_PLACEHOLDERS = ("[trigger]", "[name]")
+_SIZE_BINS = (256, 512, 768, 1024, 1536, 2048)  # edges on sqrt(width*height)
+_ASPECTS = ((9, 21), (1, 2), (9, 16), (2, 3), (3, 4), (4, 5), (1, 1), (5, 4), (4, 3), (3, 2), (16, 9), (2, 1), (21, 9))
+_MAX_PROGRESS_CALLS = 50
+
+Progress = Callable[[int, int], None]
+
+
+class DatasetError(ValueError):
+    """The dataset folder cannot be analysed at all (missing, not a folder, not readable)."""
+
+
+def _jsonable(value):
+    if is_dataclass(value):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class _Record:
+    """Mixin: ``to_dict()`` returns plain dicts / lists / str / int / float / None, ready for ``json.dumps``."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem(_Record):
+    path: str  # relative to the dataset folder, "/"-separated
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord(_Record):
+    path: str
+    width: int  # as displayed: EXIF rotation applied
+    height: int
+    format: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBin(_Record):
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket(_Record):
+    width: int
+    height: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BucketPlan(_Record):
+    """Where each readable image lands at one resolution (largest buckets first)."""
+
+    resolution: int
+    divisibility: int
+    buckets: tuple[Bucket, ...]
+    below_resolution: tuple[str, ...]  # area < resolution²: trained at their own, smaller size
+    upscaled: int  # images enlarged (by rounding to the divisibility) to cover their bucket
+    max_upscale: float  # largest such enlargement factor, 1.0 when none
+    dropped: int  # files the loader skips: the unreadable ones (none are dropped for size)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionStats(_Record):
+    caption_ext: str  # with its leading dot
+    items: int  # images (and videos, when they are trained) that look for a caption
+    with_caption: int
+    missing: tuple[str, ...]  # media files without a caption file
+    empty: tuple[str, ...]  # caption files holding only whitespace
+    default_applied: int  # missing or empty captions that get default_caption
+    words_min: int | None  # over the captions the trainer uses (files, or default_caption); None when none
+    words_median: float | None
+    words_max: int | None
+    with_placeholder: int  # captions containing [trigger] or [name]
+    with_trigger: int | None  # captions that hold the trigger word after replacement; None without a trigger word
+    orphans: tuple[str, ...]  # caption files with no media file of the same stem
+
+
+@dataclass(frozen=True, slots=True)
+class ControlFolderInfo(_Record):
+    path: str
+    exists: bool
+    matched: int
+    missing: tuple[str, ...]  # images with no control image of the same name stem
+    inside_dataset: bool  # its images are also picked up as training images (unless it is named _controls)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo(_Record):
+    root: str
+    images: tuple[ImageRecord, ...]
+    videos: tuple[str, ...]
+    videos_trained: bool
+    total_bytes: int  # images + videos
+    corrupt: tuple[FileProblem, ...]  # unreadable files and folders (the trainer skips them)
+    possibly_truncated: tuple[str, ...]  # size readable, but the end marker is missing: may fail to decode
+    ignored: tuple[FileProblem, ...]  # files ai-toolkit does not load (hidden ones are only counted)
+    hidden_skipped: int
+    captions: CaptionStats
+    size_histogram: tuple[HistogramBin, ...]  # by sqrt(width × height)
+    aspect_histogram: tuple[HistogramBin, ...]  # by nearest common ratio, width:height
+    buckets: tuple[BucketPlan, ...]
+    duplicates: tuple[tuple[str, ...], ...]  # groups of byte-identical images
+    controls: tuple[ControlFolderInfo, ...]
+    trigger_word: str | None
+    default_caption: str | None
+    scan_seconds: float
+
+    def summary(self) -> list[str]:
+        """A few plain-text lines for a log or the advisor panel."""
+        formats = Counter(r.format for r in self.images)
+        lines = [
+            f"{len(self.images)} images ({', '.join(f'{n} {k}' for k, n in formats.most_common()) or 'none'}), "
+            f"{len(self.videos)} videos{'' if self.videos_trained or not self.videos else ' (not trained)'}, "
+            f"{self.total_bytes / 2**20:.1f} MiB in {self.root}"
+        ]
+        c = self.captions
+        words = f"; {c.words_min}–{c.words_max} words (median {c.words_median:g})" if c.words_min is not None else ""
+        lines.append(f"Captions ({c.caption_ext}): {c.with_caption}/{c.items}, {len(c.missing)} missing, "
+                     f"{len(c.empty)} empty{words}")
+        if self.trigger_word is not None:
+            lines.append(f"Trigger word '{self.trigger_word}': in {c.with_trigger} captions; "
+                         f"the trainer puts it in front of the other {c.items - (c.with_trigger or 0)}")
+        for plan in self.buckets:
+            top = ", ".join(f"{b.width}x{b.height} ({b.count})" for b in plan.buckets[:3])
+            lines.append(f"At {plan.resolution}px: {len(plan.buckets)} buckets [{top}]; "
+                         f"{len(plan.below_resolution)} below {plan.resolution}² pixels; {plan.upscaled} upscaled")
+        if self.duplicates:
+            lines.append(f"Duplicates: {len(self.duplicates)} groups, {sum(map(len, self.duplicates))} files")
+        if self.corrupt:
+            lines.append(f"Unreadable (skipped by the trainer): {len(self.corrupt)}, e.g. "
+                         f"{self.corrupt[0].path}: {self.corrupt[0].reason}")
+        if self.possibly_truncated:
+            lines.append(f"Possibly truncated: {len(self.possibly_truncated)}, e.g. {self.possibly_truncated[0]}")
+        if self.ignored:
+            lines.append(f"Ignored by ai-toolkit: {len(self.ignored)} files, e.g. "
+                         f"{self.ignored[0].path} ({self.ignored[0].reason})")
+        for ctl in self.controls:
+            state = f"{ctl.matched} matched, {len(ctl.missing)} missing" if ctl.exists else "folder not found"
+            inside = "; inside the dataset, so its images are trained too" if ctl.inside_dataset else ""
+            lines.append(f"Control folder {ctl.path}: {state}{inside}")
+        return lines
+
+
+def bucket_for(width: int, height: int, resolution: int, divisibility: int = 64) -> tuple[int, int]:
+    """The bucket ``(W, H)`` ai-toolkit gives an image (``toolkit/buckets.py``); see the module docstring."""
+    area, max_area = width * height, resolution * resolution
+    target = min(area, max_area)
+    scale = (target / area) ** 0.5
+    w_raw, h_raw = width * scale / divisibility, height * scale / divisibility
+    candidates = [(fw * divisibility, fh * divisibility)
+                  for fw in (math.floor(w_raw), math.ceil(w_raw)) for fh in (math.floor(h_raw), math.ceil(h_raw))]
+    fitting = [(w, h) for w, h in candidates if w > 0 and h > 0 and w * h <= max_area]
+    if not fitting:
+        fitting = [(max(divisibility, math.floor(w_raw) * divisibility),
+                    max(divisibility, math.floor(h_raw) * divisibility))]
+    return min(fitting, key=lambda wh: abs(wh[0] * wh[1] - target))
+
+
+def plan_buckets(images: Iterable[ImageRecord], resolution: int, divisibility: int = 64,
+                 dropped: int = 0) -> BucketPlan:
+    """Bucket ``images`` at ``resolution``; cheap, so a UI can re-plan without re-scanning."""
+    memo: dict[tuple[int, int], tuple[int, int, float]] = {}
+    counts: Counter[tuple[int, int]] = Counter()
+    below, upscaled, max_up = [], 0, 1.0
+    for rec in images:
+        key = (rec.width, rec.height)
+        if key not in memo:
+            bw, bh = bucket_for(rec.width, rec.height, resolution, divisibility)
+            memo[key] = (bw, bh, max(bw / rec.width, bh / rec.height))
+        bw, bh, up = memo[key]
+        counts[bw, bh] += 1
+        if rec.width * rec.height < resolution * resolution:
+            below.append(rec.path)
+        if up > 1.0:
+            upscaled += 1
+            max_up = max(max_up, up)
+    buckets = tuple(Bucket(w, h, n) for (w, h), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return BucketPlan(resolution, divisibility, buckets, tuple(below), upscaled, round(max_up, 4), dropped)
+
+
+def analyze_dataset(
+    path: str | os.PathLike,
+    progress: Progress | None = None,
+    *,
+    caption_ext: str = "txt",
+    trigger_word: str | None = None,
+    default_caption: str | None = None,
+    resolutions: Sequence[int] = (512, 768, 1024),
+    divisibility: int = 64,
+    control_paths: Sequence[str | os.PathLike] = (),
+    videos_trained: bool = False,
+) -> DatasetInfo:
+    """Scan ``path`` as ai-toolkit's loader would and describe what it finds.
+
+    Only file headers are read (plus the caption files); bad files are listed, never raised. ``progress(done,
+    total)`` is called at most about 50 times while images are read. ``videos_trained`` says the job is a video
+    job (``num_frames > 1``), so videos count as training items. Raises :class:`DatasetError` when ``path`` is
+    missing, not a folder, or not readable.
+    """
+    started = time.perf_counter()
+    root = _check_root(path)
+    ext = caption_ext if caption_ext.startswith(".") else "." + caption_ext
+    scan = _scan(root, ext)
+
+    images: list[ImageRecord] = []
+    corrupt, truncated = list(scan.unreadable), []
+    total, step = len(scan.images), max(1, math.ceil(len(scan.images) / _MAX_PROGRESS_CALLS))
+    for done, (rel, full, size) in enumerate(scan.images, 1):
+        head = read_image_size(full, size)
+        if head.reason is not None:
+            corrupt.append(FileProblem(rel, head.reason))
+        else:
+            images.append(ImageRecord(rel, head.width, head.height, head.format, size))
+            if head.truncated:
+                truncated.append(rel)
+        if progress is not None and (done % step == 0 or done == total):
+            progress(done, total)
+
+    kept = [r.path for r in images]  # the loader drops unreadable files before it looks for captions
+    media = kept + [rel for rel, _, _ in scan.videos] if videos_trained else kept
+    captions, caption_problems = _caption_stats(media, scan, ext, trigger_word, default_caption)
+    return DatasetInfo(
+        root=str(root), images=tuple(images), videos=tuple(rel for rel, _, _ in scan.videos),
+        videos_trained=videos_trained, total_bytes=sum(s for _, _, s in scan.images + scan.videos),
+        corrupt=tuple(corrupt + caption_problems), possibly_truncated=tuple(truncated),
+        ignored=tuple(scan.ignored), hidden_skipped=scan.hidden, captions=captions,
+        size_histogram=_size_histogram(images), aspect_histogram=_aspect_histogram(images),
+        buckets=tuple(plan_buckets(images, r, divisibility, dropped=total - len(images)) for r in resolutions),
+        duplicates=_duplicates(scan.images, {r.path for r in images}),
+        controls=tuple(_control_info(root, Path(c), kept) for c in control_paths),
+        trigger_word=trigger_word, default_caption=default_caption,
+        scan_seconds=round(time.perf_counter() - started, 4),
+    )
+
+
+def _check_root(path: str | os.PathLike) -> Path:
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DatasetError(f"dataset folder does not exist: {root}")
+    if not root.is_dir():
+        raise DatasetError(f"dataset path is not a folder: {root}")
+    try:
+        with os.scandir(root):
+            pass
+    except PermissionError as exc:
+        raise DatasetError(f"permission denied reading the dataset folder: {root}") from exc
+    except OSError as exc:
+        raise DatasetError(f"cannot read the dataset folder {root}: {exc.strerror or exc}") from exc
+    return root.resolve()
+
+
+@dataclass
+class _Scan:
+    images: list[tuple[str, str, int]]  # (relative path, full path, bytes)
+    videos: list[tuple[str, str, int]]
+    captions: dict[str, str]  # relative path -> full path, of files with the caption extension
+    ignored: list[FileProblem]
+    unreadable: list[FileProblem]
+    hidden: int
+
+
+def _scan(root: Path, caption_ext: str) -> _Scan:
+    scan = _Scan([], [], {}, [], [], 0)
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:  # os.walk (the trainer) silently skips such a folder
+            scan.unreadable.append(FileProblem(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}"))
+            continue
+        in_controls = os.path.basename(folder) == "_controls"
+        subdirs = []
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.name.startswith("."):
+                scan.hidden += 1
+                continue
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    subdirs.append((entry.path, rel + "/"))
+                continue
+            suffix = os.path.splitext(entry.name)[1].lower()
+            if entry.name.endswith(caption_ext):  # the loader builds the caption path exactly, case included
+                scan.captions[rel] = entry.path
+            if suffix not in IMAGE_EXTENSIONS and suffix not in VIDEO_EXTENSIONS:
+                if suffix in _OTHER_IMAGE_EXTENSIONS:
+                    scan.ignored.append(FileProblem(rel, f"extension {suffix} is not loaded by ai-toolkit"))
+                continue
+            if in_controls:
+                scan.ignored.append(FileProblem(rel, "inside a _controls folder"))
+                continue
+            try:
+                st = entry.stat()
+            except OSError as exc:  # e.g. a broken symlink
+                scan.unreadable.append(FileProblem(rel, f"cannot stat: {exc.strerror}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or socket: opening it could block
+                scan.ignored.append(FileProblem(rel, "not a regular file"))
+                continue
+            size = st.st_size
+            (scan.images if suffix in IMAGE_EXTENSIONS else scan.videos).append((rel, entry.path, size))
+        pending.extend(reversed(subdirs))
+    return scan
+
+
+def _caption_stats(media, scan: _Scan, ext: str, trigger: str | None, default: str | None):
+    missing, empty, words, problems = [], [], [], []
+    placeholders = with_trigger = default_applied = 0
+    used: set[str] = set()
+    for rel in media:
+        cap_rel = os.path.splitext(rel)[0] + ext
+        text = None
+        if cap_rel in scan.captions:
+            used.add(cap_rel)
+            try:
+                with open(scan.captions[cap_rel], encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(FileProblem(cap_rel, f"caption unreadable: {exc}"))
+                continue
+            if not text.strip():
+                empty.append(cap_rel)
+                text = None
+        else:
+            missing.append(rel)
+        if text is None:
+            if default is None:
+                continue
+            default_applied += 1
+            text = default
+        if any(p in text for p in _PLACEHOLDERS):
+            placeholders += 1
+        if trigger:
+            final = text.replace("[trigger]", trigger).replace("[name]", trigger)
+            with_trigger += trigger in final
+        words.append(len(text.split()))
+    n_with = len(media) - len(missing)
+    stats = CaptionStats(
+        caption_ext=ext, items=len(media), with_caption=n_with, missing=tuple(missing), empty=tuple(empty),
+        default_applied=default_applied,
+        words_min=min(words) if words else None,
+        words_median=float(statistics.median(words)) if words else None,
+        words_max=max(words) if words else None,
+        with_placeholder=placeholders,
+        with_trigger=with_trigger if trigger else None,
+        orphans=tuple(sorted(set(scan.captions) - used - {os.path.splitext(rel)[0] + ext for rel, _, _ in
+                                                            scan.images + scan.videos})),
+    )
+    return stats, problems
+
+
+def _size_histogram(images: Sequence[ImageRecord]) -> tuple[HistogramBin, ...]:
+    edges = (0, *_SIZE_BINS)
+    labels = [f"{lo}–{hi - 1}" for lo, hi in zip(edges, edges[1:])] + [f"≥{edges[-1]}"]
+    counts = [0] * len(labels)
+    for rec in images:
+        side = math.isqrt(rec.width * rec.height)
+        counts[sum(side >= e for e in _SIZE_BINS)] += 1
+    return tuple(HistogramBin(label, n) for label, n in zip(labels, counts))
+
+
+def _aspect_histogram(images: Sequence[ImageRecord]) -> tuple[HistogramBin, ...]:
+    logs = [math.log(w / h) for w, h in _ASPECTS]
+    counts = [0] * len(_ASPECTS)
+    memo: dict[tuple[int, int], int] = {}
+    for rec in images:
+        key = (rec.width, rec.height)
+        if key not in memo:
+            lr = math.log(rec.width / rec.height)
+            memo[key] = min(range(len(logs)), key=lambda i: abs(logs[i] - lr))
+        counts[memo[key]] += 1
+    return tuple(HistogramBin(f"{w}:{h}", n) for (w, h), n in zip(_ASPECTS, counts) if n)
+
+
+def _duplicates(files: Sequence[tuple[str, str, int]], readable: set[str]) -> tuple[tuple[str, ...], ...]:
+    """Groups of byte-identical readable images; only files whose byte sizes collide are hashed."""
+    by_size: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for rel, full, size in files:
+        if rel in readable:
+            by_size[size].append((rel, full))
+    groups = []
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        by_hash: dict[bytes, list[str]] = defaultdict(list)
+        for rel, full in same_size:
+            try:
+                by_hash[_digest(full)].append(rel)
+            except OSError:
+                continue
+        groups += [tuple(sorted(g)) for g in by_hash.values() if len(g) > 1]
+    return tuple(sorted(groups))
+
+
+def _digest(path: str) -> bytes:
+    h = hashlib.blake2b()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def _control_info(root: Path, folder: Path, files: Sequence[str]) -> ControlFolderInfo:
+    folder = folder.expanduser()
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        names = None
+    resolved = folder.resolve()
+    within = resolved == root or root in resolved.parents
+    own = resolved.relative_to(root).as_posix() + "/" if within and resolved != root else None
+    missing, matched = [], 0
+    for rel in files:
+        if own is not None and rel.startswith(own):
+            continue  # the control images themselves
+        stem = os.path.splitext(os.path.basename(rel))[0]
+        if names is not None and any(stem + e in names for e in IMAGE_EXTENSIONS):
+            matched += 1
+        else:
+            missing.append(rel)
+    inside = within and names is not None and resolved.name != "_controls"
+    return ControlFolderInfo(str(folder), names is not None, matched, tuple(missing), inside)

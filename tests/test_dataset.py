@@ -1,0 +1,270 @@
+"""Tests for engine.dataset: a generated dataset exercising each loader rule, header parsing, buckets, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from nbwizard.engine import dataset as ds
+from nbwizard.engine._image_headers import read_image_size
+from nbwizard.engine.dataset import DatasetError, analyze_dataset, bucket_for, plan_buckets
+
+
+def _img(path: Path, size=(640, 480), fmt=None, color=(10, 20, 30), **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, format=fmt, **save)
+    return path
+
+
+def _exif_rotated_jpeg(path: Path, size=(800, 600), orientation=6) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _img(path, size, "JPEG", exif=exif.tobytes())
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    _img(root / "a.png", (1024, 768))
+    (root / "a.txt").write_text("a photo of [trigger] at the beach", encoding="utf-8")
+    _img(root / "b.jpg", (768, 1024), color=(200, 0, 0))
+    (root / "b.txt").write_text("ohwx standing", encoding="utf-8")
+    _exif_rotated_jpeg(root / "nested" / "deeper" / "rot.jpg")  # stored 800x600, displayed 600x800
+    (root / "nested" / "deeper" / "rot.txt").write_text("   \n", encoding="utf-8")  # empty caption
+    _img(root / "nested" / "small.webp", (128, 96), "WEBP")  # too small for 512, no caption
+    shutil.copyfile(root / "a.png", root / "nested" / "a_copy.png")  # duplicate of a.png
+    (root / "nested" / "a_copy.txt").write_text("one two three four five six", encoding="utf-8")
+    png = (root / "a.png").read_bytes()
+    (root / "broken.png").write_bytes(png[:20])  # cut inside IHDR: no size
+    (root / "cut_tail.png").write_bytes(png[:-12])  # header fine, IEND missing
+    (root / "zero.jpg").write_bytes(b"")
+    (root / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (root / "clip.txt").write_text("a video caption", encoding="utf-8")
+    (root / "notes.txt").write_text("not a caption", encoding="utf-8")  # orphan
+    _img(root / "anim.gif", (64, 64), "GIF")  # not an extension ai-toolkit loads
+    _img(root / ".hidden.png", (64, 64))
+    _img(root / ".cache" / "x.png", (64, 64))
+    _img(root / "_controls" / "a.png", (64, 64))  # generated controls are not training images
+    _img(root / "UPPER.PNG", (512, 512))  # extensions match case-insensitively
+    ctl = tmp_path / "control"
+    _img(ctl / "a.jpg", (64, 64))
+    _img(ctl / "rot.png", (64, 64))
+    return root
+
+
+@pytest.fixture
+def info(dataset: Path) -> ds.DatasetInfo:
+    return analyze_dataset(dataset, trigger_word="ohwx", resolutions=(512, 1024),
+                           control_paths=[dataset.parent / "control"])
+
+
+def test_finds_training_images_recursively_by_loader_rules(info):
+    paths = {r.path for r in info.images}
+    assert paths == {"a.png", "b.jpg", "nested/deeper/rot.jpg", "nested/small.webp", "nested/a_copy.png",
+                     "cut_tail.png", "UPPER.PNG"}
+    assert info.videos == ("clip.mp4",) and not info.videos_trained
+    assert {p.path for p in info.ignored} == {"anim.gif", "_controls/a.png"}
+    assert info.hidden_skipped == 2  # .hidden.png and the .cache folder
+    on_disk = sum((Path(info.root) / p).stat().st_size for p in (*paths, "broken.png", "zero.jpg", "clip.mp4"))
+    assert info.total_bytes == on_disk
+
+
+def test_sizes_come_from_headers_with_exif_rotation(info):
+    sizes = {r.path: (r.width, r.height, r.format) for r in info.images}
+    assert sizes["nested/deeper/rot.jpg"] == (600, 800, "JPEG")
+    assert sizes["nested/small.webp"] == (128, 96, "WEBP")
+    assert sizes["a.png"] == (1024, 768, "PNG")
+
+
+def test_corrupt_and_truncated_files_are_listed_not_fatal(info):
+    reasons = {p.path: p.reason for p in info.corrupt}
+    assert set(reasons) == {"broken.png", "zero.jpg"}
+    assert "IHDR" in reasons["broken.png"] and "0 bytes" in reasons["zero.jpg"]
+    assert info.possibly_truncated == ("cut_tail.png",)
+    assert all(plan.dropped == 2 for plan in info.buckets)
+
+
+def test_caption_stats(info):
+    c = info.captions
+    assert c.caption_ext == ".txt" and c.items == 7
+    assert c.with_caption == 4  # a, b, rot (empty), a_copy
+    assert set(c.missing) == {"nested/small.webp", "cut_tail.png", "UPPER.PNG"}
+    assert c.empty == ("nested/deeper/rot.txt",)
+    assert (c.words_min, c.words_median, c.words_max) == (2, 6.0, 7)
+    assert c.with_placeholder == 1 and c.with_trigger == 2  # "[trigger]" replaced, "ohwx" literal
+    assert c.orphans == ("notes.txt",)  # clip.txt belongs to the video
+
+
+def test_default_caption_fills_missing_and_empty(dataset):
+    info = analyze_dataset(dataset, caption_ext=".txt", default_caption="a [trigger] photo", trigger_word="zz")
+    assert info.captions.default_applied == 4  # 3 missing + 1 empty
+    assert info.captions.with_trigger == 5 and info.captions.with_placeholder == 5
+
+
+def test_videos_count_as_items_for_video_jobs(dataset):
+    info = analyze_dataset(dataset, videos_trained=True)
+    assert info.captions.items == 8 and "clip.mp4" not in info.captions.missing
+
+
+def test_duplicates_are_byte_identical_groups(info):
+    assert info.duplicates == (("a.png", "nested/a_copy.png"),)
+
+
+def test_bucket_plan_and_small_images(info):
+    plan512, plan1024 = info.buckets
+    assert (plan512.resolution, plan512.divisibility) == (512, 64)
+    assert sum(b.count for b in plan512.buckets) == len(info.images)
+    assert plan512.below_resolution == ("nested/small.webp",)
+    assert set(plan1024.below_resolution) == {r.path for r in info.images}  # all under 1024² pixels
+    assert plan512.buckets[0].count >= plan512.buckets[-1].count
+
+
+def test_bucket_for_matches_hand_computed_values():
+    assert bucket_for(1024, 1024, 1024) == (1024, 1024)
+    assert bucket_for(300, 200, 512) == (320, 192)  # small: own area, slightly enlarged to the grid
+    assert bucket_for(4000, 3000, 1024) == (1152, 896)
+    assert bucket_for(640, 480, 768) == (640, 448)  # a tie in area keeps the first candidate, as upstream
+    assert bucket_for(10, 10, 512, 16) == (16, 16)  # smaller than one cell: the fallback
+
+
+@given(st.integers(1, 8000), st.integers(1, 8000), st.sampled_from([256, 512, 768, 1024]),
+       st.sampled_from([8, 16, 32, 64]))
+def test_bucket_is_on_the_grid_and_within_the_area(w, h, res, div):
+    bw, bh = bucket_for(w, h, res, div)
+    assert bw % div == 0 and bh % div == 0
+    assert bw * bh <= res * res or min(bw, bh) == div  # only a sliver-thin image overflows (upstream fallback)
+
+
+def test_plan_buckets_replans_without_rescanning(info):
+    replanned = plan_buckets(info.images, 512, divisibility=16)
+    assert replanned.divisibility == 16 and sum(b.count for b in replanned.buckets) == len(info.images)
+
+
+def test_control_folder_outside_dataset(info):
+    (ctl,) = info.controls
+    assert ctl.exists and not ctl.inside_dataset
+    assert ctl.matched == 2  # a.png ↔ a.jpg and nested/deeper/rot.jpg ↔ rot.png: by file-name stem only
+    assert "nested/small.webp" in ctl.missing and len(ctl.missing) == len(info.images) - 2
+
+
+def test_control_folder_inside_dataset_is_flagged(dataset):
+    _img(dataset / "ctl" / "b.png", (64, 64))
+    info = analyze_dataset(dataset, control_paths=[dataset / "ctl", dataset / "nope"])
+    inside, absent = info.controls
+    assert inside.inside_dataset and inside.matched == 1 and "ctl/b.png" not in inside.missing
+    assert "ctl/b.png" in {r.path for r in info.images}  # the trainer would train on it too
+    assert not absent.exists and len(absent.missing) == len(info.images)
+
+
+def test_special_and_dangling_files_do_not_block_or_raise(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    info = analyze_dataset(tmp_path)
+    assert [p.path for p in info.ignored] == ["pipe.png"]
+    assert [p.path for p in info.corrupt] == ["dangling.jpg"]
+
+
+def test_progress_is_called_a_bounded_number_of_times(tmp_path):
+    for i in range(230):
+        (tmp_path / f"{i}.png").write_bytes(b"")
+    calls = []
+    analyze_dataset(tmp_path, lambda done, total: calls.append((done, total)))
+    assert 1 <= len(calls) <= 51 and calls[-1] == (230, 230)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_to_dict_is_json_ready_and_info_is_frozen(info):
+    data = json.loads(json.dumps(info.to_dict()))
+    assert data["captions"]["with_trigger"] == 2 and data["buckets"][0]["resolution"] == 512
+    with pytest.raises(FrozenInstanceError):
+        info.root = "x"
+
+
+def test_summary_is_plain_text(info):
+    lines = info.summary()
+    assert lines and all(isinstance(s, str) and "<" not in s for s in lines)
+    assert any("Trigger word 'ohwx'" in s for s in lines) and any("Duplicates" in s for s in lines)
+
+
+@pytest.mark.parametrize("make", ["missing", "file", "denied"])
+def test_bad_root_raises_dataset_error_with_path(tmp_path, monkeypatch, make):
+    target = tmp_path / "x"
+    if make == "file":
+        target.write_text("hi")
+    elif make == "denied":
+        target.mkdir()
+        real = os.scandir
+
+        def deny(p="."):
+            if Path(p) == target:
+                raise PermissionError(13, "Permission denied", str(p))
+            return real(p)
+
+        monkeypatch.setattr(ds.os, "scandir", deny)
+    with pytest.raises(DatasetError, match=str(target)) as err:
+        analyze_dataset(target)
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("PNG", (33, 17)), ("JPEG", (33, 17)), ("WEBP", (33, 17)),
+                                           ("GIF", (33, 17)), ("BMP", (33, 17)), ("TIFF", (33, 17))])
+def test_header_formats_told_by_content_not_name(tmp_path, fmt, size):
+    path = _img(tmp_path / "renamed.png", size, fmt)
+    head = read_image_size(str(path), path.stat().st_size)
+    assert (head.width, head.height, head.format, head.reason) == (*size, fmt, None)
+
+
+def test_webp_lossless_and_extended(tmp_path):
+    for name, kw in {"l.webp": {"lossless": True}, "x.webp": {"exif": Image.Exif().tobytes()}}.items():
+        path = _img(tmp_path / name, (301, 97), "WEBP", **kw)
+        head = read_image_size(str(path), path.stat().st_size)
+        assert (head.width, head.height) == (301, 97)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 5, 6, 7, 8])
+def test_exif_orientation_swaps_only_for_5_to_8(tmp_path, orientation):
+    path = _exif_rotated_jpeg(tmp_path / "o.jpg", (80, 30), orientation)
+    head = read_image_size(str(path), path.stat().st_size)
+    assert (head.width, head.height) == ((30, 80) if orientation >= 5 else (80, 30))
+
+
+def test_jpeg_sof_after_a_large_app_segment(tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (70, 50)).save(buf, "JPEG", icc_profile=b"\0" * 20000)  # pushes SOF past the first read
+    path = tmp_path / "big.jpg"
+    path.write_bytes(buf.getvalue())
+    head = read_image_size(str(path), path.stat().st_size)
+    assert (head.width, head.height, head.truncated) == (70, 50, False)
+
+
+_PREFIXES = st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\xff\xd8",
+                             b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM", b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+                             b"RIFF\x00\x00\x00\x00WEBPVP8X", b"GIF89a", b"BM", b"II*\x00"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prefix=_PREFIXES, body=st.binary(max_size=300), name=st.sampled_from(["x.png", "x.jpg", "x.JPEG", "x.webp"]))
+def test_random_bytes_never_raise(prefix, body, name):
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, name).write_bytes(prefix + body)
+        info = analyze_dataset(tmp)
+    listed = [p.path for p in info.corrupt] + [r.path for r in info.images]
+    assert listed == [name]
+    assert all(r.width > 0 and r.height > 0 for r in info.images)
+
+
+def test_plain_junk_is_listed_as_corrupt(tmp_path):
+    (tmp_path / "junk.png").write_bytes(b"this is not an image at all" * 10)
+    (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    info = analyze_dataset(tmp_path)
+    assert not info.images and {p.path for p in info.corrupt} == {"junk.png", "junk.jpg"}
