@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -151,7 +151,7 @@ class JobBase(BaseModel):
                 node = _MISSING
             if node is _MISSING:
                 return setting_default(path)
-        return node
+        return _plain(node)
 
     def is_set(self, path: str, index: int = 0) -> bool:
         """Whether the job writes ``path`` itself (rather than leaving it to the trainer's default)."""
@@ -167,18 +167,30 @@ class JobBase(BaseModel):
 
     def set(self, path: str, value: Any, index: int = 0) -> "JobBase":
         """A new job with ``path`` set to ``value`` (validated); this job is left unchanged."""
+        return self.with_values({path: value}, index=index)
+
+    def with_values(self, values: Mapping[str, Any], index: int = 0) -> "JobBase":
+        """A new job with every ``path: value`` of ``values`` set, validated once."""
         data = self.to_dict()
-        node: Any = data
-        parts = _locate(path, index)
-        for part, nxt in zip(parts, parts[1:]):
-            if isinstance(part, int):
-                while len(node) <= part:
-                    node.append({})
-                node = node[part]
-            else:
-                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
-        node[parts[-1]] = value
+        for path, value in values.items():
+            node: Any = data
+            parts = _locate(path, index)
+            for part, nxt in zip(parts, parts[1:]):
+                if isinstance(part, int):
+                    while len(node) <= part:
+                        node.append({})
+                    node = node[part]
+                else:
+                    child = node.get(part)
+                    if not isinstance(child, (dict, list)):
+                        child = node[part] = [] if isinstance(nxt, int) else {}
+                    node = child
+            node[parts[-1]] = copy.deepcopy(value)
         return type(self).model_validate(data)
+
+    def set_paths(self) -> tuple[str, ...]:
+        """The setting paths this job writes itself (list items folded: ``datasets[].folder_path``)."""
+        return tuple(dict.fromkeys(_written_paths(self.to_dict())))
 
     def unset(self, path: str, index: int = 0) -> "JobBase":
         """A new job without ``path`` (the trainer's default applies again)."""
@@ -198,6 +210,15 @@ class JobBase(BaseModel):
     def unknown_keys(self) -> list[UnknownKey]:
         """Every key the trainer ignores, with a did-you-mean where one is likely."""
         return list(_walk_unknown(self, "job", ""))
+
+
+def _plain(value: Any) -> Any:
+    """Section objects as the plain data they write (a free-form dict reads as a dict, set or not)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _walk_unknown(node: BaseModel, section: str, where: str) -> Iterator[UnknownKey]:
@@ -227,6 +248,41 @@ def _child_section_name(section: str, key: str) -> str | None:
         if k.removesuffix("[]") == key:
             return name
     return None
+
+
+def _written_paths(data: Mapping[str, Any]) -> Iterator[str]:
+    from .settings import _by_path
+
+    known = _by_path()
+    for key, value in data.items():
+        if key == "config" and isinstance(value, dict):
+            for ckey, cvalue in value.items():
+                if ckey == "process" and isinstance(cvalue, list):
+                    for entry in cvalue:
+                        if isinstance(entry, dict):
+                            yield from _walk_paths(entry, "", known)
+                elif f"config.{ckey}" in known:
+                    yield f"config.{ckey}"
+        elif key == "job" and "job" in known:
+            yield "job"
+        elif key == "meta" and isinstance(value, dict):
+            yield from (f"meta.{k}" for k in value if f"meta.{k}" in known)
+
+
+def _walk_paths(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any]) -> Iterator[str]:
+    sections = {s.section for s in known.values()}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
+            path = f"process.{key}"
+        if path in known and path not in sections:
+            yield path
+        elif isinstance(value, dict):
+            yield from _walk_paths(value, f"{path}.", known)
+        elif isinstance(value, list) and f"{path}[]" in sections:
+            for item in value:
+                if isinstance(item, dict):
+                    yield from _walk_paths(item, f"{path}[].", known)
 
 
 def _locate(path: str, index: int = 0) -> list[str | int]:

@@ -138,13 +138,14 @@ def section_settings(section: str) -> Mapping[str, Setting]:
     return _by_section().get(section, {})
 
 
-def step_settings(step: str, *, common: bool | None = None, trainer: str = "upstream") -> tuple[Setting, ...]:
-    """The settings shown on a wizard step, optionally only the common (or only the "more") ones."""
+def step_settings(step: str, *, common: bool | None = None, trainer: str | None = "upstream") -> tuple[Setting, ...]:
+    """The settings of a wizard step read by ``trainer`` (any flavour when None), optionally only the common
+    (or only the "more settings") ones."""
     if step not in STEP_IDS:
         raise KeyError(f"unknown step {step!r}; steps are {', '.join(STEP_IDS)}")
     return tuple(
         s for s in settings()
-        if s.step == step and trainer in s.trainers and (common is None or s.common == common)
+        if s.step == step and (trainer is None or trainer in s.trainers) and (common is None or s.common == common)
     )
 
 

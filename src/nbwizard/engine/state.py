@@ -1,0 +1,183 @@
+"""The wizard's state as one immutable value, its undo history, and what is derived from it.
+
+A change makes a new :class:`WizardState`; the view never mutates one. ``user_set`` records which settings the
+user set by hand (or imported): a recomputation keeps them and may only suggest. :func:`derive` runs the engine
+once per state and caches by the inputs each part depends on, so an edit recomputes only what it affects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+from .intent import Intent
+from .job import JobBase, job_model
+from .profile import SystemProfile
+
+
+@dataclass(frozen=True)
+class WizardState:
+    """Everything the wizard knows: the job, the machine, the user's answers and which values are theirs."""
+
+    job: JobBase
+    profile: SystemProfile
+    intent: Intent = field(default_factory=Intent)
+    arch: str = "flux"
+    trainer: str = "upstream"
+    dataset: Any = None  # DatasetInfo from the last analysis, or None
+    user_set: frozenset[str] = frozenset()
+
+    def replace(self, **changes: Any) -> "WizardState":
+        return dataclasses.replace(self, **changes)
+
+    def edit(self, path: str, value: Any) -> "WizardState":
+        """The state after the user set ``path`` to ``value`` by hand (validated: raises ValueError if wrong)."""
+        return self.replace(job=self.job.set(path, value), user_set=self.user_set | {path})
+
+    def release(self, path: str) -> "WizardState":
+        """The state with ``path`` handed back to the recommendation."""
+        return self.replace(user_set=self.user_set - {path})
+
+    @property
+    def locked(self) -> dict[str, Any]:
+        """The user's own values, as ``recommend`` takes them."""
+        return {path: self.job.get(path) for path in sorted(self.user_set)}
+
+
+def initial_state(profile: SystemProfile, intent: Intent | None = None, arch: str = "flux") -> WizardState:
+    """A fresh state: the recommended job for ``arch`` on ``profile``."""
+    state = WizardState(job=job_model()(), profile=profile, intent=intent or Intent(), arch=arch)
+    return apply_recommendation(state, recommend_for(state))
+
+
+def imported_state(state: WizardState, job: JobBase) -> WizardState:
+    """``state`` with an imported job: every value the file sets counts as the user's own."""
+    arch = job.get("model.arch") or state.arch
+    return state.replace(job=job, arch=str(arch), user_set=frozenset(job.set_paths()))
+
+
+# -- derived values ------------------------------------------------------------------------------------------
+
+def recommend_for(state: WizardState) -> Any:
+    """The recommendation around the user's own values (cached on everything it depends on)."""
+    locked = tuple((p, _freeze(v)) for p, v in state.locked.items())
+    return _recommend(_Key(state.profile), state.intent, state.arch, _Key(state.dataset), locked, state.trainer)
+
+
+@lru_cache(maxsize=64)
+def _recommend(profile: "_Key", intent: Intent, arch: str, dataset: "_Key", locked: tuple, trainer: str) -> Any:
+    from .recommend import recommend
+
+    return recommend(profile.value, intent, arch, dataset=dataset.value, locked={p: _thaw(v) for p, v in locked},
+                     trainer=trainer)
+
+
+def apply_recommendation(state: WizardState, rec: Any) -> WizardState:
+    """``state`` with every recommended value that is not the user's own; unknown keys stay as they were."""
+    if not state.job.set_paths():
+        return state.replace(job=rec.job.with_values(state.locked))
+    values = {path: rec.job.get(path) for path in rec.reasons if path not in state.user_set}
+    changed = {p: v for p, v in values.items() if state.job.get(p) != v or not state.job.is_set(p)}
+    return state.replace(job=state.job.with_values(changed)) if changed else state
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the views show: the recommendation, the prediction, the validation report."""
+
+    recommendation: Any
+    prediction: Any
+    report: Any
+
+
+def derive(state: WizardState) -> Derived:
+    from .predict import predict
+    from .validate import validate
+
+    rec = recommend_for(state)
+    prediction = predict(state.job, state.profile, dataset=state.dataset)
+    report = validate(state.job, state.profile, trainer=state.trainer, dataset=state.dataset, prediction=prediction)
+    return Derived(rec, prediction, report)
+
+
+class _Key:
+    """Wraps an immutable but unhashable value (a profile, a DatasetInfo) so caches key on its identity."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and other.value is self.value
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return ("__list__",) + tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return ("__dict__",) + tuple((k, _freeze(v)) for k, v in value.items())
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and value and value[0] == "__list__":
+        return [_thaw(v) for v in value[1:]]
+    if isinstance(value, tuple) and value and value[0] == "__dict__":
+        return {k: _thaw(v) for k, v in value[1:]}
+    return value
+
+
+# -- history --------------------------------------------------------------------------------------------------
+
+class History:
+    """Undo / redo over whole states (snapshots are cheap: states share their immutable parts)."""
+
+    def __init__(self, first: WizardState, limit: int = 200):
+        self._states = [first]
+        self._index = 0
+        self._limit = limit
+
+    @property
+    def current(self) -> WizardState:
+        return self._states[self._index]
+
+    @property
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._index < len(self._states) - 1
+
+    def push(self, state: WizardState) -> WizardState:
+        if state == self.current:
+            return state
+        del self._states[self._index + 1:]
+        self._states.append(state)
+        if len(self._states) > self._limit:
+            del self._states[0]
+        self._index = len(self._states) - 1
+        return state
+
+    def undo(self) -> WizardState:
+        if self.can_undo:
+            self._index -= 1
+        return self.current
+
+    def redo(self) -> WizardState:
+        if self.can_redo:
+            self._index += 1
+        return self.current
+
+
+def state_summary(state: WizardState) -> Mapping[str, Any]:
+    """Plain data describing the state (for templates)."""
+    return {
+        "job": state.job.to_dict(), "intent": dataclasses.asdict(state.intent), "arch": state.arch,
+        "trainer": state.trainer, "user_set": sorted(state.user_set), "target": state.profile.target,
+        "reserve_gib": state.profile.reserve_gib,
+    }
