@@ -154,7 +154,7 @@ def test_a_recommendation_that_cannot_fit_says_why(job, profile):
 # -- warnings -----------------------------------------------------------------------------------------------------
 def _report():
     def issue(severity, path, message, fix=None, code="x"):
-        return NS(severity=severity, path=path, message=message, fix=fix, code=code)
+        return NS(severity=severity, field=path, message=message, fix=fix, code=code)
     return NS(issues=[
         issue("warning", "train.lr", "lr is high for AdamW8bit", fix=NS(path="train.lr", value=1e-4)),
         issue("error", "train.lr_scheduler", "'step' crashes the trainer", code="scheduler"),
@@ -185,7 +185,7 @@ def test_review_shows_every_error_and_issues_no_step_owns(job, profile):
 def _prediction(**changes):
     base = dict(
         peak_vram_gib=17.8, low_gib=16.9, high_gib=19.0, budget_gib=24.0, verdict="fits", verdict_reason="6 GiB spare",
-        train=NS(components=[NS(name="base weights", gib=11.2, why="12 B params in qfloat8"),
+        train=NS(items=[NS(name="base weights", gib=11.2, why="12 B params in qfloat8"),
                              NS(name="activations", gib=3.1, why="1024 px, checkpointing on"),
                              NS(name="LoRA", gib=0.04, why="rank 16"),
                              NS(name="text encoders", gib=2.4, why="T5 in qfloat8")]),

@@ -293,7 +293,7 @@ def _warnings(report: Any, step: str) -> list[WarningLine]:
     """This step's issues; on the review page every error and every issue no step shows."""
     lines = []
     for issue in getattr(report, "issues", None) or ():
-        severity, path = _plain(getattr(issue, "severity", "warning")), getattr(issue, "path", None)
+        severity, path = _plain(getattr(issue, "severity", "warning")), getattr(issue, "field", None)
         page = step_of(path)
         if page == step if step != "review" else (severity == "error" or page is None):
             lines.append(WarningLine(severity, path, _label(path), str(getattr(issue, "message", "")),
@@ -338,7 +338,7 @@ def performance_lines(prediction: Any, profile: Any = None) -> list[PerfLine]:
     """The prediction as panel lines: peak VRAM of budget with band and verdict, largest parts, time, disk, RAM.
 
     Reads ``peak_vram_gib``, ``low_gib``, ``high_gib``, ``budget_gib``, ``verdict``, ``verdict_reason``,
-    ``train.components`` (``name``, ``gib``, ``why``), ``step_seconds``, ``total_seconds``, ``disk`` (GiB or an
+    ``train.items`` (``name``, ``gib``, ``why``), ``step_seconds``, ``total_seconds``, ``disk`` (GiB or an
     object with ``total_gib``) and ``ram_peak_gib``; a None value reads "unknown — <its ``<name>_reason``>".
     """
     if prediction is None:
@@ -361,7 +361,7 @@ def performance_lines(prediction: Any, profile: Any = None) -> list[PerfLine]:
         text += f": {verdict_reason}" if verdict_reason and verdict not in ("", "fits") else ""
         lines.append(PerfLine("vram", "Peak VRAM", text))
     train = getattr(p, "train", None)
-    for c in sorted(getattr(train, "components", train) or (), key=lambda c: -(c.gib or 0))[:TOP_COMPONENTS]:
+    for c in sorted(getattr(train, "items", None) or (), key=lambda c: -(c.gib or 0))[:TOP_COMPONENTS]:
         size = format_gib(c.gib) if c.gib is not None else "unknown"
         text = f"{size} — {c.why}" if getattr(c, "why", "") else size
         lines.append(PerfLine("component", str(c.name), text, known=c.gib is not None))

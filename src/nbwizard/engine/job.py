@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .settings import Setting, section_settings, settings, suggest_key
+from .settings import Setting, find_setting, section_settings, settings, suggest_key
 
 # Sections above the process entry; every other section lives inside ``config.process[i]``.
 ROOT_SECTIONS = ("job", "config", "meta")
@@ -55,6 +55,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True, populate_by_name=True)
 
 
+@cache
 def _child_sections(section: str) -> dict[str, str]:
     """Direct child sections of ``section``: key in the parent -> section name."""
     names = {s.section for s in settings()} | set(SECTION_ALIASES)
@@ -127,6 +128,16 @@ class JobBase(BaseModel):
         """The job as plain data, with exactly the keys that were loaded or set."""
         return self.model_dump(exclude_unset=True)
 
+    def _written(self) -> dict[str, Any]:
+        """Setting path -> value for every setting the job writes (first item of list sections), built once."""
+        cached = self.__pydantic_private__.get("_written") if self.__pydantic_private__ else None
+        if cached is None:
+            cached = dict(_written_values(self.to_dict()))
+            if self.__pydantic_private__ is None:
+                object.__setattr__(self, "__pydantic_private__", {})
+            self.__pydantic_private__["_written"] = cached
+        return cached
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, JobBase) and self.to_dict() == other.to_dict()
 
@@ -138,6 +149,12 @@ class JobBase(BaseModel):
 
         ``index`` picks the item of a list section (``datasets[]``, ``sample.samples[]``).
         """
+        if index == 0:
+            written = self._written()
+            known = find_setting(path)
+            if path in written or known is not None:
+                value = written[path] if path in written else known.default  # type: ignore[union-attr]
+                return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
         node: Any = self
         for part in _locate(path, index):
             if isinstance(part, int):
@@ -173,19 +190,7 @@ class JobBase(BaseModel):
         """A new job with every ``path: value`` of ``values`` set, validated once."""
         data = self.to_dict()
         for path, value in values.items():
-            node: Any = data
-            parts = _locate(path, index)
-            for part, nxt in zip(parts, parts[1:]):
-                if isinstance(part, int):
-                    while len(node) <= part:
-                        node.append({})
-                    node = node[part]
-                else:
-                    child = node.get(part)
-                    if not isinstance(child, (dict, list)):
-                        child = node[part] = [] if isinstance(nxt, int) else {}
-                    node = child
-            node[parts[-1]] = copy.deepcopy(value)
+            put(data, path, copy.deepcopy(value), index)
         return type(self).model_validate(data)
 
     def set_paths(self) -> tuple[str, ...]:
@@ -210,6 +215,23 @@ class JobBase(BaseModel):
     def unknown_keys(self) -> list[UnknownKey]:
         """Every key the trainer ignores, with a did-you-mean where one is likely."""
         return list(_walk_unknown(self, "job", ""))
+
+
+def put(data: dict[str, Any], path: str, value: Any, index: int = 0) -> None:
+    """Write ``value`` for setting ``path`` into plain job data, creating the sections on the way."""
+    node: Any = data
+    parts = _locate(path, index)
+    for part, nxt in zip(parts, parts[1:]):
+        if isinstance(part, int):
+            while len(node) <= part:
+                node.append({})
+            node = node[part]
+        else:
+            child = node.get(part)
+            if not isinstance(child, (dict, list)):
+                child = node[part] = [] if isinstance(nxt, int) else {}
+            node = child
+    node[parts[-1]] = value
 
 
 def _plain(value: Any) -> Any:
@@ -269,8 +291,44 @@ def _written_paths(data: Mapping[str, Any]) -> Iterator[str]:
             yield from (f"meta.{k}" for k in value if f"meta.{k}" in known)
 
 
+def _written_values(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    from .settings import _by_path
+
+    known = _by_path()
+    sections = _section_names()
+    if "job" in data:
+        yield "job", data["job"]
+    for key, value in (data.get("config") or {}).items() if isinstance(data.get("config"), dict) else ():
+        if key != "process":
+            yield f"config.{key}", value
+    for key, value in data.get("meta", {}).items() if isinstance(data.get("meta"), dict) else ():
+        yield f"meta.{key}", value
+    processes = (data.get("config") or {}).get("process") if isinstance(data.get("config"), dict) else None
+    if isinstance(processes, list) and processes and isinstance(processes[0], dict):
+        yield from _first_values(processes[0], "", known, sections)
+
+
+def _first_values(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any],
+                  sections: set[str]) -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
+            path = f"process.{key}"
+        if path in known:
+            yield path, value
+        if isinstance(value, dict):
+            yield from _first_values(value, f"{path}.", known, sections)
+        elif isinstance(value, list) and f"{path}[]" in sections and value and isinstance(value[0], dict):
+            yield from _first_values(value[0], f"{path}[].", known, sections)
+
+
+@cache
+def _section_names() -> set[str]:
+    return {s.section for s in settings()}
+
+
 def _walk_paths(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any]) -> Iterator[str]:
-    sections = {s.section for s in known.values()}
+    sections = _section_names()
     for key, value in data.items():
         path = f"{prefix}{key}"
         if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):

@@ -133,6 +133,11 @@ def setting(path: str) -> Setting:
         raise KeyError(f"unknown setting {path!r}{hint}") from None
 
 
+def find_setting(path: str) -> Setting | None:
+    """The setting at ``path``, or None (no error, no close-match search: for hot paths)."""
+    return _by_path().get(path)
+
+
 def section_settings(section: str) -> Mapping[str, Setting]:
     """The settings of one section (``train``, ``datasets[]``...) keyed by their key."""
     return _by_section().get(section, {})

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .job import FREE_SECTIONS, ROOT_SECTIONS, JobBase, job_model
-from .settings import setting, suggest_key
+from .settings import find_setting, section_settings, suggest_key
 
 # YAML 1.1's float pattern requires a dot; this one also takes "1e-4" and "5E+3", as ai-toolkit's loader does.
 _FLOAT = re.compile(
@@ -35,7 +35,10 @@ _FLOAT = re.compile(
 )
 
 
-class _Loader(yaml.SafeLoader):
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same rules, faster
+
+
+class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
     """Safe loader with the number rule above and no silent duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -129,10 +132,14 @@ def _read_text(source: str | os.PathLike[str]) -> str:
 
 def _parse(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        if node is None:
-            raise JobError("the file is empty", line=1)
-        data = _Loader(text).get_single_data()
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise JobError("the file is empty", line=1)
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except JobError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -245,12 +252,13 @@ def _child(section: str, key: str) -> str:
 
 def _comment(section: str, key: str, container: bool) -> str:
     path = "job" if section == "job" and key == "job" else f"{'sample' if section == 'first_sample' else section}.{key}"
-    try:
-        return setting(path).summary
-    except KeyError:
-        pass
+    known = find_setting(path)
+    if known is not None:
+        return known.summary
     if container and key in _SECTION_NOTES:
         return _SECTION_NOTES[key]
+    if container and section_settings(_child(section, key)):
+        return f"{key.replace('_', ' ')} settings"
     if _is_free(section):
         return "passed to the trainer as written"
     suggestion = suggest_key(section, key)
@@ -259,12 +267,8 @@ def _comment(section: str, key: str, container: bool) -> str:
 
 
 def _is_free(section: str) -> bool:
-    if section in FREE_SECTIONS:
-        return True
-    try:
-        return setting(section).kind == "free_dict"
-    except KeyError:
-        return False
+    known = find_setting(section)
+    return section in FREE_SECTIONS or (known is not None and known.kind == "free_dict")
 
 
 _SECTION_NOTES = {
@@ -276,8 +280,24 @@ _SECTION_NOTES = {
 }
 
 
+_PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
+_SPECIAL_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
+
+
 def _scalar(value: Any) -> str:
     """One value as single-line flow YAML (strings quoted where the loader needs it, floats exact)."""
+    # fast paths for the common scalars; everything else goes through the YAML dumper
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        text = repr(value)
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+    if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _SPECIAL_WORDS:
+        return value
     style = '"' if isinstance(value, str) and ("\n" in value or "\r" in value) else None
     text = yaml.dump(value, Dumper=_Dumper, default_style=style, default_flow_style=True, width=math.inf,
                      allow_unicode=True).strip()

@@ -1,0 +1,38 @@
+"""Widget-level responsiveness: one edit -> header and advisor updated (target p95 <= 30 ms), and start-up.
+
+Run: ``python benchmarks/bench_wizard.py``. Edits go through the control widgets, as a person's would.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    from nbwizard import SystemProfile, Wizard
+
+    profile = SystemProfile.for_gpu("RTX 4090", ram_gb=64)
+    t1 = time.perf_counter()
+    wizard = Wizard(profile)
+    t2 = time.perf_counter()
+    print(f"import: {t1 - t0:.2f} s   Wizard(): {t2 - t1:.2f} s")
+    controls = wizard.controls
+    for page, path, values in (("optimizer", "train.steps", range(1000, 1060)),
+                               ("target", "network.linear", [8, 16, 32, 64] * 15),
+                               ("review", "train.steps", range(2000, 2030))):
+        wizard.go(page)
+        times = []
+        for value in values:
+            start = time.perf_counter()
+            controls[path].value = value
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        p95 = times[int(0.95 * (len(times) - 1))]
+        print(f"edit {path} on {page:<9}: median {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms   "
+              f"(n={len(times)})")
+
+
+if __name__ == "__main__":
+    main()

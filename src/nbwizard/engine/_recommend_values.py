@@ -1,0 +1,239 @@
+"""Choices of :mod:`nbwizard.engine.recommend` that do not change memory: data loading, length, learning rate,
+schedules, sampling and saving (private). Each function writes values with their reasons into a :class:`Draft`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from .job import put
+
+# Training resolutions ai-toolkit's UI offers (datasets[].resolution checkboxes) plus the video-native sizes.
+STANDARD_RESOLUTIONS = (256, 384, 480, 512, 640, 704, 768, 1024, 1280, 1328, 1536)
+# Epochs (passes over the dataset) per training type: likeness (person, object) needs more passes than a style,
+# which usually has more and more varied images. Upstream's default job is 3000 steps at batch 1 on ~20 images
+# (150 epochs); these sit a little under it because DOP / EMA / accumulation make each pass count more.
+EPOCHS = {"person": 120, "object": 100, "style": 60, "concept": 80, "other": 80}
+SPEED_EPOCH_FACTOR = 0.75  # "speed": a shorter run, accepting a slightly less converged adapter
+MIN_STEPS, MAX_STEPS = 250, 10_000
+ASSUMED_IMAGES = 20  # same assumption as the predictor's DEFAULT_IMAGE_COUNT when no dataset is analysed
+# Effective batch (batch x accumulation) aimed for: smoother gradients for "quality"; but never fewer than ~8
+# optimizer updates per epoch, or small datasets get too few updates at the same learning rate.
+EFFECTIVE_BATCH = {"quality": 4, "memory": 2, "speed": 1}
+MIN_UPDATES_PER_EPOCH = 8
+SAMPLE_ROUNDS = 8  # previews over the run: enough to see over-training start, few enough to stay cheap
+DEFAULT_KEEP = 4  # upstream UI's max_step_saves_to_keep
+DEFAULT_TRIGGER = "ohwx"  # a rare token with no meaning of its own to the base model
+CLASS_WORDS = {"person": "person", "object": "object"}
+PROMPTS = {
+    "person": ("[trigger], a close-up portrait photo, soft natural light",
+               "[trigger] walking down a city street at night, neon signs",
+               "a watercolor painting of [trigger] sitting in a cafe"),
+    "style": ("a lighthouse on a cliff at sunset, in the style of [trigger]",
+              "a busy market street in the rain, [trigger] style",
+              "portrait of an old fisherman, [trigger] style"),
+    "object": ("a photo of [trigger] on a wooden table",
+               "[trigger] on a beach at sunset",
+               "a product shot of [trigger] on a white background"),
+    "concept": ("[trigger], a wide shot of a forest clearing",
+                "a city square, [trigger]",
+                "a close-up photo of a cat, [trigger]"),
+    "other": ("[trigger], a photo", "[trigger] in a forest at dawn", "an illustration of [trigger]"),
+}
+
+
+@dataclass
+class Draft:
+    """The job being built: setting path -> value, and path -> the sentence that justifies it."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def put(self, path: str, value: Any, why: str) -> None:
+        self.values[path] = value
+        self.reasons[path] = why
+
+    def data(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Nested job data (``config.process[0]...``) from the flat paths, ``overrides`` applied last."""
+        out: dict[str, Any] = {}
+        for path, value in {**self.values, **(overrides or {})}.items():
+            put_path(out, path, value)
+        return out
+
+
+# paths whose value is one item per list entry (``sample.samples[0..n].prompt``)
+PER_ITEM = {"sample.samples[].prompt"}
+
+
+def put_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` (a setting path, index 0 for list sections) inside nested job data."""
+    if path in PER_ITEM:
+        for i, item in enumerate(value):
+            _put(data, path, item, i)
+        return
+    _put(data, path, value, 0)
+
+
+def _put(data: dict[str, Any], path: str, value: Any, index: int) -> None:
+    put(data, path, plain(value), index)
+
+
+def plain(value: Any) -> Any:
+    """Catalog values (mappingproxy, tuples) as YAML-ready dicts and lists."""
+    if hasattr(value, "items"):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+# ---- resolution ---------------------------------------------------------------------------------------------
+def dataset_side(dataset: Any) -> tuple[float | None, int]:
+    """The median image side (sqrt of the area) and the image count, from an analysed dataset."""
+    images = getattr(dataset, "images", None) or ()
+    if not images:
+        return None, 0
+    return statistics.median(math.sqrt(i.width * i.height) for i in images), len(images)
+
+
+def resolutions(spec: Any, priority: str, dataset: Any) -> tuple[list[int], str]:
+    """Training resolutions: multi-resolution buckets up to the model's native size and what most images offer."""
+    native = spec.native_resolution or 1024
+    top, why = native, f"{spec.label}'s native resolution is {native} px"
+    if not spec.is_video and priority != "quality" and native > 1024:
+        top, why = 1024, f"{why}; 1024 px for '{priority}' (a {native / 1024:.1f}x larger area costs memory and time)"
+    side, n = dataset_side(dataset)
+    if side is not None and side < top:
+        fitting = [r for r in STANDARD_RESOLUTIONS if r <= side]
+        top = fitting[-1] if fitting else STANDARD_RESOLUTIONS[0]
+        why += (f"; half of the {n} images are smaller than {round(side)} px, so training stops at {top} px "
+                "(no upscaling)")
+    if spec.is_video:
+        return [top], why + "; video trains at one size (each extra size is another pass over the clips)"
+    res = [r for r in (512, 768, 1024, 1280, 1328, 1536) if top / 2 <= r < top] + [top]
+    return res, why + "; the smaller sizes are multi-resolution buckets (each is a copy of the dataset)"
+
+
+def lower_resolution(res: list[int]) -> list[int] | None:
+    """One step down: drop the largest size, or for a single size go to the next smaller standard size."""
+    if len(res) > 1:
+        return res[:-1]
+    smaller = [r for r in STANDARD_RESOLUTIONS if r < res[0]]
+    return [smaller[-1]] if smaller and smaller[-1] >= 256 else None
+
+
+# ---- length and batch -----------------------------------------------------------------------------------------
+def image_count(dataset: Any) -> tuple[int, str]:
+    if dataset is None:
+        return ASSUMED_IMAGES, f"no dataset analysed, {ASSUMED_IMAGES} images assumed"
+    n = len(getattr(dataset, "images", ()) or ())
+    if getattr(dataset, "videos_trained", False):
+        n += len(getattr(dataset, "videos", ()) or ())
+    return max(1, n), f"{n} images in the dataset"
+
+
+def accumulation(priority: str, batch: int, n: int) -> tuple[int, str]:
+    target = EFFECTIVE_BATCH[priority]
+    cap = max(1, n // MIN_UPDATES_PER_EPOCH)
+    ga = max(1, min(4, math.ceil(min(target, cap) / batch)))
+    why = (f"Accumulation {ga}: an effective batch of {batch * ga} for '{priority}' (target {target}, at most "
+           f"{cap} so {n} images still give ≥ {MIN_UPDATES_PER_EPOCH} updates per epoch); it costs no memory")
+    return ga, why
+
+
+def steps(intent: Any, n: int, n_why: str, repeats: int, batch: int, ga: int) -> tuple[int, str]:
+    epochs = EPOCHS[intent.training_type]
+    factor = SPEED_EPOCH_FACTOR if intent.priority == "speed" else 1.0
+    epochs = round(epochs * factor)
+    raw = math.ceil(n * repeats * epochs / (batch * ga))
+    value = max(MIN_STEPS, min(MAX_STEPS, math.ceil(raw / 50) * 50))
+    why = (f"Steps {value}: {n} images ({n_why}) x {repeats} repeat(s) x {epochs} epochs for a "
+           f"{intent.training_type}{' (speed: x0.75)' if factor != 1 else ''} ÷ (batch {batch} x accumulation "
+           f"{ga}) = {raw}, rounded up to 50")
+    if value != math.ceil(raw / 50) * 50:
+        why += f", kept within {MIN_STEPS}–{MAX_STEPS}"
+    return value, why
+
+
+# ---- optimizer --------------------------------------------------------------------------------------------------
+def optimizer(profile: Any) -> tuple[str, str]:
+    if profile.accelerator == "nvidia" or profile.gpu is None:
+        return "adamw8bit", ("AdamW 8-bit: upstream's default; its 8-bit states use a quarter of AdamW's memory "
+                             "(bitsandbytes, NVIDIA)")
+    return "adamw", (f"AdamW: bitsandbytes' 8-bit optimizers are not reliable on {profile.accelerator} GPUs; the "
+                     "adapter's fp32 states are small")
+
+
+def learning_rate(spec: Any, opt: str, network: str, rank: int) -> tuple[float, str]:
+    if opt.startswith("prodigy") or opt.startswith("dadaptation"):
+        return 1.0, f"Learning rate 1.0: {opt} adapts its own step size and expects lr 1.0"
+    base = float(spec.ui_defaults.get("train.lr", 1e-4))
+    why = f"Learning rate {base:g}: the trainer UI's value for {spec.label} with {opt}"
+    if network == "lokr":
+        return base, why + " (LoKr trains full-rank factors at the same rate)"
+    if rank >= 64:
+        return base / 2, (f"Learning rate {base / 2:g}: half the UI's {base:g} for {spec.label}, since rank {rank} "
+                          "updates more directions at once")
+    return base, why + f" at rank {rank}"
+
+
+def scheduler(priority: str, lr: float, total: int) -> tuple[str, dict[str, Any], str]:
+    """Only schedules that construct in the trainer (it injects ``total_iters``): constant, cosine."""
+    if priority == "quality":
+        params = {"eta_min": lr / 10}
+        return "cosine", params, (f"Cosine decay from {lr:g} to {lr / 10:g} (eta_min) over the {total} steps: the "
+                                  "last steps refine at a low rate; 'cosine' is one of the schedules the trainer "
+                                  "builds without error")
+    return "constant", {}, f"Constant learning rate: the simplest schedule, and robust when the run is stopped early ({priority})"
+
+
+# ---- data loading --------------------------------------------------------------------------------------------
+def latent_cache_gib(spec: Any, res: list[int], n: int, flips: bool, frames: int) -> float:
+    ch = spec.latent_channels.value or 16
+    down = spec.vae_downsample.value or 8
+    tdown = spec.temporal_downsample.value or 4
+    lat_frames = 1 if frames <= 1 else 1 + (frames - 1) // tdown
+    per = sum(ch * (r / down) ** 2 * lat_frames * 2 for r in res)  # fp16 latents
+    return n * per * (2 if flips else 1) / 2 ** 30
+
+
+def workers(profile: Any) -> tuple[int, str]:
+    if profile.accelerator == "apple":
+        return 0, "0 workers: ai-toolkit's macOS support loads data in the main process"
+    cores = profile.cpu_cores.value if profile.cpu_cores.known else None
+    ram = profile.ram_available_gib.value if profile.ram_available_gib.known else None
+    n, parts = 2, []
+    if cores:
+        n = max(1, min(8, cores // 4))
+        parts.append(f"{cores} cores ÷ 4")
+    if ram:
+        by_ram = max(1, int(ram // 8))
+        if by_ram < n:
+            n = by_ram
+        parts.append(f"≤ 1 per 8 GiB of {ram:.0f} GiB available RAM")
+    if profile.unified_memory:
+        n = min(n, 2)
+        parts.append("at most 2 on unified memory (each worker's RAM is GPU memory too)")
+    why = "; ".join(parts) or "cores and RAM unknown: upstream's default"
+    return n, f"{n} data-loader workers ({why}); latents are cached, so workers only read small files"
+
+
+def prefetch(profile: Any, folder: str) -> tuple[int, str]:
+    info = profile.storage_for(folder) or profile.storage_for(".") or (profile.storage[0] if profile.storage else None)
+    kind = getattr(info, "kind", "unknown")
+    if kind in ("network", "hdd"):
+        return 4, f"Prefetch 4 batches per worker: the dataset is on {kind} storage, where reads are slow or bursty"
+    return 2, f"Prefetch 2 batches per worker (upstream's default): storage is {kind}"
+
+
+# ---- saving and sampling -------------------------------------------------------------------------------------
+def cadence(total: int) -> int:
+    every = max(50, round(total / SAMPLE_ROUNDS / 50) * 50)
+    return min(every, total)
+
+
+def prompts(training_type: str) -> list[str]:
+    return list(PROMPTS[training_type])

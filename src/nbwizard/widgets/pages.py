@@ -1,0 +1,141 @@
+"""The wizard's pages, built once: pre-flight (hardware, intent, templates, import), the step forms, review.
+
+Pages only lay widgets out and name them; :mod:`nbwizard.widgets.app` wires them to the state and renders.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+import ipywidgets as w
+
+from ..engine.intent import EXPERIENCE_LEVELS, PRIORITIES, TRAINING_TYPES
+from ..engine.settings import STEPS, Step, step_settings
+from .controls import SettingControl
+
+_LABELLED = {"description_width": "200px"}
+
+
+def _toggle(options: tuple[str, ...], label: str, tooltip: str) -> w.ToggleButtons:
+    return w.ToggleButtons(options=[(o.capitalize(), o) for o in options], description=label, tooltip=tooltip,
+                           style={**_LABELLED, "button_width": "110px"})
+
+
+class PreflightPage:
+    """Detected hardware with sources, overrides, target GPU, intent questions, templates and import."""
+
+    def __init__(self, gpu_names: list[str]):
+        self.hardware = w.HTML()
+        self.target = w.Dropdown(options=[("This machine (as detected)", "")] + [(n, n) for n in gpu_names],
+                                 description="Target GPU", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"),
+                                 tooltip="Plan for a card this machine does not have")
+        self.reserve = w.FloatText(description="Reserve (GiB)", style=_LABELLED, continuous_update=False,
+                                   tooltip="Memory to keep free for other applications, e.g. 4")
+        self.ram = w.FloatText(description="RAM (GiB)", style=_LABELLED, continuous_update=False,
+                               tooltip="System RAM, if the detected value is wrong")
+        self.trainer = w.Dropdown(options=[("ai-toolkit (upstream)", "upstream"),
+                                           ("ai-toolkit extended fork (batch auto-scaling, prefetch)", "extended")],
+                                  description="Trainer", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"))
+        self.training_type = _toggle(TRAINING_TYPES, "What are you training?", "Person, style, object, concept…")
+        self.priority = _toggle(PRIORITIES, "Priority", "Quality: longer, more regularized; speed; memory")
+        self.experience = _toggle(EXPERIENCE_LEVELS, "Experience", "How much the advisor explains")
+        self.confirm = w.Button(description="Confirm hardware profile", button_style="primary",
+                                tooltip="Use these values and go to the first step")
+        # templates and import
+        self.template_name = w.Text(description="Template name", style=_LABELLED, continuous_update=False)
+        self.template_save = w.Button(description="Save template")
+        self.template_pick = w.Dropdown(options=[], description="Saved templates", style=_LABELLED)
+        self.template_load = w.Button(description="Load")
+        self.template_delete = w.Button(description="Delete")
+        self.import_path = w.Text(description="YAML file path", style=_LABELLED, continuous_update=False,
+                                  placeholder="/path/to/job.yaml", layout=w.Layout(width="min(560px,100%)"))
+        self.import_button = w.Button(description="Import YAML")
+        self.upload = w.FileUpload(accept=".yaml,.yml,.json", multiple=False, description="Upload YAML")
+        self.message = w.HTML()
+        start = w.VBox([
+            w.HTML("<b>Start from a saved template or an existing ai-toolkit job</b>"),
+            w.HBox([self.template_name, self.template_save]),
+            w.HBox([self.template_pick, self.template_load, self.template_delete]),
+            w.HBox([self.import_path, self.import_button]), self.upload, self.message])
+        self.box = w.VBox([
+            w.HTML("<h3>Pre-flight</h3><p>What this machine offers for training, and where each value came from. "
+                   "Change any value, or pick a target GPU to plan for another card.</p>"),
+            self.hardware, self.target, self.reserve, self.ram, self.trainer,
+            w.HTML("<h4>What you are training</h4>"), self.training_type, self.priority, self.experience,
+            self.confirm, w.HTML("<hr>"), start])
+
+
+class StepPage:
+    """One step: its common settings, then every other setting of the step under "More settings"."""
+
+    def __init__(self, step: Step, make_row: Callable[[Any], SettingControl], extra: list[w.Widget] | None = None):
+        self.step = step
+        # every flavour's settings are built; the app hides those the chosen trainer does not read
+        self.rows = [make_row(s) for s in step_settings(step.id, common=True, trainer=None)]
+        self._more_settings = list(step_settings(step.id, common=False, trainer=None))
+        self._make_row = make_row
+        self.more_rows: list[SettingControl] = []
+        self.on_more: Callable[[list[SettingControl]], None] | None = None  # called when the rows appear
+        self.more = w.Accordion(children=[w.VBox()], selected_index=None)
+        self.more.set_title(0, f"More settings ({len(self._more_settings)})")
+        self.more.observe(self._open_more, names="selected_index")
+        self.extra = extra or []
+        self.box = w.VBox([
+            w.HTML(f"<h3>{html.escape(step.title)}</h3><p class='nbw-help'>{html.escape(step.summary)}</p>"),
+            *self.extra, *[r.box for r in self.rows], self.more])
+
+    def _open_more(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            rows = self.build_more()
+            if self.on_more is not None:
+                self.on_more(rows)
+
+    def build_more(self) -> list[SettingControl]:
+        """Build the "More settings" rows on first use (they are many, and most people never open them)."""
+        if not self.more_rows and self._more_settings:
+            self.more_rows = [self._make_row(s) for s in self._more_settings]
+            self.more.children = [w.VBox([r.box for r in self.more_rows])]
+        return self.more_rows
+
+
+class DatasetTools:
+    """Analyze button, progress bar and results for the dataset step."""
+
+    def __init__(self) -> None:
+        self.analyze = w.Button(description="Analyze dataset", button_style="info",
+                                tooltip="Scan the folder: sizes, captions, buckets, duplicates, unreadable files")
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="Scanning", style=_LABELLED,
+                                      layout=w.Layout(display="none"))
+        self.result = w.HTML()
+        self.box = w.VBox([self.analyze, self.progress, self.result])
+
+
+class ReviewPage:
+    """Validation with fixes, comparison, predictions, inline editing, YAML preview, save / download / copy."""
+
+    def __init__(self, steps_for_review: list[tuple[str, w.Widget]]):
+        self.report = w.VBox()
+        self.comparison = w.HTML()
+        self.prediction = w.HTML()
+        self.inline = w.Accordion(children=[box for _, box in steps_for_review], selected_index=None)
+        for i, (title, _) in enumerate(steps_for_review):
+            self.inline.set_title(i, title)
+        self.yaml = w.HTML()
+        self.save_path = w.Text(description="Save to", style=_LABELLED, continuous_update=False,
+                                layout=w.Layout(width="min(560px,100%)"))
+        self.overwrite = w.Checkbox(description="Replace the file if it exists", indent=False)
+        self.save = w.Button(description="Save YAML", button_style="success")
+        self.download = w.HTML()
+        self.message = w.HTML()
+        self.box = w.VBox([
+            w.HTML("<h3>Review &amp; save</h3>"),
+            w.HTML("<h4>Validation</h4>"), self.report,
+            w.HTML("<h4>Predictions</h4>"), self.prediction,
+            w.HTML("<h4>Your values and the recommendation</h4>"), self.comparison,
+            w.HTML("<h4>Edit any setting</h4>"), self.inline,
+            w.HTML("<h4>YAML</h4>"), self.yaml,
+            w.HBox([self.save_path, self.save]), self.overwrite, self.download, self.message])
+
+
+STEP_TITLES = {s.id: s.title for s in STEPS}

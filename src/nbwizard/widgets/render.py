@@ -1,0 +1,167 @@
+"""HTML for the header, the advisor panel and the review page's read-only parts (the only place that formats).
+
+State is never shown by colour alone: every coloured mark also carries a word and a symbol.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable
+
+VERDICT_WORDS = {
+    "fits": ("✓", "fits", "nbw-ok"),
+    "tight": ("⚠", "tight", "nbw-warn"),
+    "does_not_fit": ("✗", "does not fit", "nbw-bad"),
+    "unknown": ("?", "unknown", "nbw-muted"),
+}
+SEVERITY_WORDS = {"error": ("✗", "Error", "nbw-bad"), "warning": ("⚠", "Warning", "nbw-warn"),
+                  "suggestion": ("ℹ", "Suggestion", "nbw-muted")}
+
+STYLE = """
+<style>
+.nbw-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); }
+.nbw-ok { color: #1b7f3b; } .nbw-warn { color: #9a6700; } .nbw-bad { color: #c62828; } .nbw-muted { color: #5f6368; }
+.nbw-help { color: #5f6368; font-size: 0.85em; }
+.nbw-error { color: #c62828; font-size: 0.9em; }
+.nbw-note { color: #0b57d0; font-size: 0.9em; }
+.nbw-header { display: flex; flex-wrap: wrap; gap: 6px 14px; padding: 6px 10px; border: 1px solid #d0d7de;
+  border-radius: 6px; background: #f6f8fa; }
+.nbw-badge b { font-weight: 600; }
+.nbw-advisor h4 { margin: 10px 0 4px 0; font-size: 1em; }
+.nbw-advisor ul { margin: 0; padding-left: 18px; } .nbw-advisor p { margin: 4px 0; }
+.nbw-bar { display: flex; height: 22px; width: 100%; border: 1px solid #8c959f; border-radius: 3px; overflow: hidden;
+  position: relative; }
+.nbw-bar > div { height: 100%; }
+.nbw-table { border-collapse: collapse; font-size: 0.9em; } .nbw-table td, .nbw-table th { border-bottom: 1px solid #d0d7de;
+  padding: 2px 8px; text-align: left; vertical-align: top; }
+.nbw-yaml { max-height: 420px; overflow: auto; background: #f6f8fa; padding: 8px; font-size: 0.85em; }
+</style>
+"""
+
+_BAR_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac")
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def gib(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f} GiB"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes = int(round(seconds / 60))
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def verdict(prediction: Any) -> str:
+    mark, word, cls = VERDICT_WORDS.get(getattr(prediction, "verdict", "unknown"), VERDICT_WORDS["unknown"])
+    return f"<span class='{cls}'>{mark} {word}</span>"
+
+
+def header(model_label: str, resolution: Any, steps: Any, prediction: Any, report: Any) -> str:
+    peak = getattr(prediction, "peak_vram_gib", None)
+    budget = getattr(prediction, "budget_gib", None)
+    vram = f"{gib(peak)} of {gib(budget)}" if budget else gib(peak)
+    errors = len(getattr(report, "errors", ()))
+    warnings = len(getattr(report, "warnings", ()))
+    issues = (f"<span class='nbw-bad'>✗ {errors} error{'s' * (errors != 1)}</span>, " if errors else "") + (
+        f"<span class='{'nbw-warn' if warnings else 'nbw-ok'}'>{'⚠' if warnings else '✓'} "
+        f"{warnings} warning{'s' * (warnings != 1)}</span>")
+    res = "×".join(map(str, resolution)) if isinstance(resolution, list) else resolution
+    badges = [("Model", esc(model_label)), ("Resolution", f"{esc(res)} px"), ("Steps", esc(steps)),
+              ("VRAM", f"<span id='nbw-vram'>{vram} — {verdict(prediction)}</span>"), ("Checks", issues)]
+    return "<div class='nbw-header' role='status'>" + "".join(
+        f"<span class='nbw-badge'><b>{k}:</b> {v}</span>" for k, v in badges) + "</div>"
+
+
+def vram_bar(prediction: Any) -> str:
+    """A stacked bar of the training peak's components against the card's budget, with a legend in words."""
+    train = getattr(prediction, "train", None)
+    items = [i for i in getattr(train, "items", ()) if i.gib > 0.005]
+    budget = getattr(prediction, "budget_gib", None)
+    total = getattr(train, "total_gib", 0.0) or 0.0
+    scale = max(total, budget or 0.0, 1e-6)
+    segments = "".join(
+        f"<div title='{esc(i.name)}: {i.gib:.1f} GiB' style='width:{100 * i.gib / scale:.2f}%;"
+        f"background:{_BAR_COLOURS[n % len(_BAR_COLOURS)]}'></div>" for n, i in enumerate(items))
+    marker = (f"<div title='budget' style='position:absolute;left:{100 * budget / scale:.2f}%;top:0;bottom:0;"
+              f"border-left:3px dashed #000'></div>") if budget else ""
+    legend = "".join(
+        f"<li><span style='color:{_BAR_COLOURS[n % len(_BAR_COLOURS)]}'>■</span> {esc(i.name)}: "
+        f"{i.gib:.1f} GiB — <span class='nbw-help'>{esc(i.why)}</span></li>" for n, i in enumerate(items))
+    caption = (f"Training peak {gib(getattr(prediction, 'peak_vram_gib', None))} "
+               f"(range {gib(getattr(prediction, 'low_gib', None))}–{gib(getattr(prediction, 'high_gib', None))})"
+               f" against a budget of {gib(budget)}: {verdict(prediction)}. "
+               f"{esc(getattr(prediction, 'verdict_reason', ''))}")
+    return f"<p>{caption}</p><div class='nbw-bar'>{segments}{marker}</div><ul>{legend}</ul>"
+
+
+def prediction_lines(prediction: Any) -> str:
+    sample = getattr(prediction, "sample", None)
+    disk = getattr(prediction, "disk", None)
+    rows = [
+        ("Sampling peak", gib(getattr(sample, "total_gib", None)) if sample else "no sampling"),
+        ("Step time", f"{prediction.step_seconds:.2f} s/step" if getattr(prediction, "step_seconds", None)
+         else f"unknown ({esc(getattr(prediction, 'step_seconds_reason', ''))})"),
+        ("Total time", duration(getattr(prediction, "total_seconds", None))),
+        ("Disk", f"{gib(getattr(disk, 'total_gib', None))} written; {gib(getattr(disk, 'free_gib', None))} free"),
+        ("System RAM peak", gib(getattr(prediction, "ram_peak_gib", None))),
+    ]
+    return table(["", ""], rows, raw=True)
+
+
+def table(head: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False) -> str:
+    cell = (lambda v: str(v)) if raw else esc
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    heads = "".join(f"<th>{esc(h)}</th>" for h in head)
+    return f"<table class='nbw-table'><tr>{heads}</tr>{body}</table>"
+
+
+def advisor(advice: Any, title: str) -> str:
+    """The four sections of the advisor panel from an :class:`~nbwizard.engine.advisor.Advice`."""
+    parts = [f"<div class='nbw-advisor' aria-live='polite'><h3>{esc(title)}</h3>",
+             "<h4>What these settings do</h4>", _paragraphs(advice.explain)]
+    if advice.facts:
+        parts.append(_bullets(advice.facts))
+    if advice.settings:
+        parts.append("<ul>" + "".join(f"<li><b>{esc(n.label)}</b> — {esc(n.text)}</li>" for n in advice.settings)
+                     + "</ul>")
+    parts.append("<h4>Why these values</h4>")
+    if advice.why_not:
+        parts.append(f"<p class='nbw-bad'>✗ {esc(advice.why_not)}</p>")
+    parts.append(_bullets(line.text for line in advice.why) if advice.why else
+                 "<p class='nbw-muted'>Nothing is chosen on this page.</p>")
+    parts.append("<h4>Warnings and errors</h4>")
+    if advice.warnings:
+        rows = []
+        for line in advice.warnings:
+            mark, word, cls = SEVERITY_WORDS.get(line.severity, SEVERITY_WORDS["warning"])
+            fix = " <span class='nbw-help'>(Fix on the review page)</span>" if line.fixable else ""
+            rows.append(f"<li><span class='{cls}'>{mark} {word}:</span> {esc(line.message)}{fix}</li>")
+        parts.append("<ul>" + "".join(rows) + "</ul>")
+    else:
+        parts.append("<p class='nbw-ok'>✓ Nothing to fix here.</p>")
+    parts.append("<h4>Performance</h4>")
+    parts.append("<ul>" + "".join(
+        f"<li class='{'' if p.known else 'nbw-muted'}'><b>{esc(p.label)}:</b> {esc(p.text)}</li>"
+        for p in advice.performance) + "</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(f"<p>{esc(p)}</p>" for p in str(text).split("\n") if p.strip())
+
+
+def _bullets(items: Iterable[str]) -> str:
+    return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+
+
+def yaml_preview(text: str) -> str:
+    return f"<pre class='nbw-yaml' id='nbw-yaml'>{esc(text)}</pre>"

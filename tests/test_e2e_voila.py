@@ -1,0 +1,114 @@
+"""A real browser (Playwright + Debian's chromium) clicks through the wizard served by ``nbwizard serve``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import nbwizard
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
+                allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``nbwizard serve`` on a free port, in a working folder of its own, with its own config home."""
+    work = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {**os.environ, "NBWIZARD_HOME": str(work / "home")}
+    log = open(work / "voila.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "nbwizard", "serve", "--port", str(port)], cwd=work, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail("nbwizard serve exited:\n" + (work / "voila.log").read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("nbwizard serve did not answer in 90 s")
+            time.sleep(0.3)
+    yield url, work
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture()
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()
+
+
+def test_a_person_clicks_through_every_step_and_saves_a_job_ai_toolkit_reads(served, page):
+    from playwright.sync_api import expect
+
+    url, work = served
+    page.goto(url, wait_until="domcontentloaded")
+    nxt = page.get_by_role("button", name="Next")
+    nxt.wait_for(state="visible", timeout=120_000)
+    expect(page.get_by_text("Pre-flight").first).to_be_visible()
+    # plan for an RTX 4090 from this CPU-only machine
+    page.get_by_label("Target GPU").select_option(label="NVIDIA GeForce RTX 4090")
+    expect(page.locator("#nbw-vram")).to_contain_text("24.0 GiB", timeout=30_000)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "preflight.png"), full_page=True)
+
+    seen = []
+    while True:
+        page.get_by_role("button", name="Next").or_(page.get_by_role("button", name="Review")).first.click()
+        heading = page.locator("h3:visible").first
+        heading.wait_for(timeout=30_000)
+        title = heading.inner_text()
+        seen.append(title)
+        if title.startswith("Dataset"):
+            page.screenshot(path=str(DOCS / "step.png"), full_page=True)
+        if title.startswith("Review"):
+            break
+        assert len(seen) < 20, seen
+    assert seen[0] == "Model" and len(seen) >= 11, seen
+
+    review_yaml = page.locator("#nbw-yaml").inner_text()
+    page.screenshot(path=str(DOCS / "review.png"), full_page=True)
+    page.get_by_label("Save to").fill(str(work / "planned.yaml"))
+    page.get_by_label("Save to").press("Enter")
+    page.get_by_role("button", name="Save YAML").click()
+    expect(page.locator("#nbw-saved")).to_be_visible(timeout=30_000)
+    saved = nbwizard.load_job(work / "planned.yaml")
+    assert saved == nbwizard.load_job(review_yaml)
+    assert saved.get("model.arch") == "flux" and saved.get("datasets[].folder_path")

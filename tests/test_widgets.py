@@ -1,0 +1,201 @@
+"""The wizard driven the way a person drives it: set values, click buttons, read what is shown."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+import nbwizard
+from nbwizard import SystemProfile, Wizard, load_job
+
+JOB = "tests/fixtures/jobs/unknown_keys.yaml"
+
+
+@pytest.fixture()
+def wizard(tmp_path):
+    return Wizard(SystemProfile.for_gpu("RTX 4090", ram_gb=64), config_dir=tmp_path / "templates",
+                  output_dir=tmp_path)
+
+
+def _images(folder, n=6):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (1024, 768 + 64 * (i % 3)), (i * 30, 80, 120)).save(folder / f"img{i}.png")
+        (folder / f"img{i}.txt").write_text(f"a photo of sks person, pose {i}")
+    return folder
+
+
+def test_controls_reach_every_upstream_setting_by_name(wizard):
+    controls = wizard.controls
+    upstream = [s.path for s in nbwizard.settings() if s.upstream]
+    assert not [p for p in upstream if p not in controls]
+    assert controls["train.lr"].value == pytest.approx(wizard.state.job.get("train.lr"))
+
+
+def test_the_first_page_is_preflight_and_next_walks_every_step_to_review(wizard):
+    assert wizard.page == "preflight"
+    seen = []
+    while wizard.page != "review":
+        wizard.next.click()
+        seen.append(wizard.page)
+    assert seen[0] == "model" and seen[-1] == "review" and "dataset" in seen
+    assert wizard.next.layout.display == "none"
+    wizard.back.click()
+    assert wizard.page == seen[-2]
+
+
+def _shown(wizard, path) -> bool:
+    wizard.controls  # brings every row up to date
+    return wizard._rows[path].box.layout.display != "none"
+
+
+def test_a_video_model_adds_its_own_step_and_frames_fields(wizard):
+    wizard.controls["model.arch"].value = "wan21:1b"
+    assert "model_specific" in wizard.pages
+    assert _shown(wizard, "datasets[].num_frames")
+    wizard.controls["model.arch"].value = "sdxl"
+    assert not _shown(wizard, "datasets[].num_frames")
+    wizard.controls["model.arch"].value = "flux"
+    assert not _shown(wizard, "network.conv"), "the trainer UI hides conv rank for DiT models"
+
+
+def test_the_header_shows_the_model_steps_and_predicted_vram_in_words(wizard):
+    text = wizard.header.value
+    assert "FLUX.1" in text and "of 24.0 GiB" in text
+    assert any(word in text for word in ("fits", "tight", "does not fit"))
+
+
+def test_a_user_edit_survives_recomputation_and_shows_the_recommendation(wizard):
+    recommended = wizard.state.job.get("train.batch_size")
+    wizard.controls["train.batch_size"].value = 16
+    assert "train.batch_size" in wizard.state.user_set
+    wizard.controls["intent.priority"].value = "memory"  # triggers a full recomputation
+    assert wizard.state.job.get("train.batch_size") == 16
+    row = wizard._rows["train.batch_size"]
+    if wizard._derived.recommendation.reasons["train.batch_size"].value != 16:
+        assert "Recommended:" in row.note.value and row.apply.layout.display is None
+        row.apply.click()
+        assert wizard.state.job.get("train.batch_size") != 16
+        assert "train.batch_size" not in wizard.state.user_set
+    assert recommended is not None
+
+
+def test_a_value_of_the_wrong_type_is_refused_with_a_message(wizard):
+    before = wizard.state.job.get("datasets[].resolution")
+    wizard.controls["datasets[].resolution"].value = "[512, oops"
+    assert wizard.state.job.get("datasets[].resolution") == before
+    assert "could not read" in wizard._rows["datasets[].resolution"].note.value
+
+
+def test_undo_and_redo_every_change(wizard):
+    wizard.controls["train.steps"].value = 1234
+    wizard.controls["network.linear"].value = 8
+    wizard.undo.click()
+    assert wizard.state.job.get("network.linear") != 8 and wizard.controls["network.linear"].value != 8
+    wizard.undo.click()
+    assert wizard.state.job.get("train.steps") != 1234
+    wizard.redo.click()
+    assert wizard.state.job.get("train.steps") == 1234 and wizard.controls["train.steps"].value == 1234
+
+
+def test_a_target_gpu_changes_the_budget(wizard):
+    wizard.controls["preflight.target"].value = "NVIDIA GeForce RTX 3060 12GB"
+    assert "of 12.0 GiB" in wizard.header.value
+    assert "RTX 3060" in wizard.preflight.hardware.value
+
+
+def test_importing_a_yaml_keeps_unknown_keys_and_lists_them(wizard):
+    wizard.controls["import.path"].value = JOB
+    wizard.preflight.import_button.click()
+    message = wizard.preflight.message.value
+    assert "learning_rate" in message and "did you mean" in message
+    assert wizard.state.job.to_dict()["config"]["process"][0]["train"]["learning_rate"] == 1e-4
+    assert "learning_rate" in nbwizard.dump_job(wizard.state.job)
+
+
+def test_a_broken_yaml_import_changes_nothing(wizard):
+    before = wizard.state
+    wizard.controls["import.path"].value = "/no/such/job.yaml"
+    wizard.preflight.import_button.click()
+    assert "Could not import" in wizard.preflight.message.value and wizard.state == before
+
+
+def test_fix_buttons_clear_their_validation_items(wizard):
+    wizard.controls["import.path"].value = JOB
+    wizard.preflight.import_button.click()
+    wizard.go("review")
+    before = [i.code for i in wizard._derived.report.issues]
+    buttons = [row.children[1] for row in wizard.review.report.children if len(row.children) == 2]
+    assert buttons, "the imported job has fixable problems"
+    buttons[0].click()
+    after = [i.code for i in wizard._derived.report.issues]
+    assert len(after) < len(before)
+
+
+def test_templates_round_trip_through_the_buttons(wizard):
+    wizard.controls["train.steps"].value = 4321
+    wizard.controls["template.name"].value = "four three two one"
+    wizard.preflight.template_save.click()
+    assert "four three two one" in wizard.preflight.template_pick.options
+    wizard.controls["train.steps"].value = 99
+    wizard.controls["template.pick"].value = "four three two one"
+    wizard.preflight.template_load.click()
+    assert wizard.state.job.get("train.steps") == 4321
+    wizard.preflight.template_delete.click()
+    assert "four three two one" not in wizard.preflight.template_pick.options
+
+
+def test_analyze_fills_the_dataset_results(wizard, tmp_path):
+    folder = _images(tmp_path / "data")
+    wizard.controls["datasets[].folder_path"].value = str(folder)
+    wizard.dataset_tools.analyze.click()
+    assert "6" in wizard.dataset_tools.result.value and wizard.state.dataset is not None
+    wizard.controls["datasets[].folder_path"].value = str(tmp_path / "missing")
+    wizard.dataset_tools.analyze.click()
+    assert "✗" in wizard.dataset_tools.result.value
+
+
+def test_save_writes_the_reviewed_yaml_and_refuses_to_overwrite(wizard, tmp_path):
+    folder = _images(tmp_path / "data")
+    wizard.controls["datasets[].folder_path"].value = str(folder)
+    wizard.go("review")
+    target = tmp_path / "job.yaml"
+    wizard.controls["review.save_path"].value = str(target)
+    wizard.review.save.click()
+    assert target.exists(), wizard.review.message.value
+    assert load_job(target) == wizard.state.job
+    target.write_text("mine")
+    wizard.review.save.click()
+    assert target.read_text() == "mine" and "exists" in wizard.review.message.value
+    wizard.controls["review.overwrite"].value = True
+    wizard.review.save.click()
+    assert load_job(target) == wizard.state.job
+
+
+def test_save_is_blocked_while_errors_remain(wizard, tmp_path):
+    wizard.controls["train.lr_scheduler"].value = "step"
+    wizard.go("review")
+    assert not wizard._derived.report.ok
+    assert wizard.review.save.disabled and "blocked" in wizard.review.download.value
+
+
+def test_the_advisor_speaks_to_the_experience_level(wizard):
+    wizard.go("optimizer")
+    beginner = wizard.advisor.value
+    wizard.controls["intent.experience"].value = "advanced"
+    assert len(wizard.advisor.value) < len(beginner)
+    assert "Why these values" in wizard.advisor.value and "Performance" in wizard.advisor.value
+
+
+def test_a_failing_callback_shows_a_message_and_keeps_the_state(wizard, monkeypatch):
+    before = wizard.state
+    import nbwizard.widgets.app as app
+
+    def boom(*_a, **_k):
+        raise RuntimeError("engine exploded")
+
+    monkeypatch.setattr(app, "derive", boom)
+    wizard.controls["train.steps"].value = 777
+    assert "engine exploded" in wizard.status.value
+    monkeypatch.undo()
+    assert wizard.state == before
