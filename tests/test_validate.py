@@ -17,6 +17,10 @@ from nbwizard.engine.validate import UNSET, Fix, Issue, ValidationReport, apply_
 
 JOBS = Path(__file__).parent / "fixtures" / "jobs"
 
+# dataset folders that exist wherever the tests run (a missing folder is a warning of its own)
+FOLDER_A = str(Path(__file__).parent / "fixtures")
+FOLDER_B = str(Path(__file__).parent / "fixtures" / "jobs")
+
 BASE = {
     "job": "extension",
     "config": {"name": "t", "process": [{
@@ -24,7 +28,7 @@ BASE = {
         "trigger_word": "sks",
         "network": {"type": "lora", "linear": 16, "linear_alpha": 16},
         "save": {"dtype": "bf16", "save_format": "safetensors"},
-        "datasets": [{"folder_path": "/data/a", "caption_ext": "txt", "cache_latents_to_disk": True,
+        "datasets": [{"folder_path": FOLDER_A, "caption_ext": "txt", "cache_latents_to_disk": True,
                       "resolution": [512, 768, 1024]}],
         "train": {"batch_size": 1, "steps": 2000, "gradient_checkpointing": True, "noise_scheduler": "flowmatch",
                   "optimizer": "adamw8bit", "lr": 1e-4, "dtype": "bf16"},
@@ -91,7 +95,7 @@ def test_issues_and_fixes_are_frozen():
 
 
 def test_an_issue_on_a_dataset_names_its_index():
-    j = job(("datasets[].folder_path", "/data/b", 1), ("datasets[].caption_ext", "png", 1))
+    j = job(("datasets[].folder_path", FOLDER_B, 1), ("datasets[].caption_ext", "png", 1))
     issue = the(validate(j), "caption-ext-invalid")
     assert (issue.field, issue.index, issue.location) == ("datasets[].caption_ext", 1, "datasets[1].caption_ext")
     assert validate(j).for_field("datasets[].caption_ext", 0) == ()
@@ -105,7 +109,7 @@ def test_apply_fix_returns_a_new_job_and_leaves_the_old_one():
 
 
 def test_rules_are_a_registry_of_documented_functions():
-    assert len(rules()) == 44
+    assert len(rules()) == 45
     for rule in rules():
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
 
@@ -266,7 +270,7 @@ def test_training_the_te_while_caching_embeddings_is_an_error():
 
 
 def test_caching_te_embeddings_on_only_some_datasets_is_an_error():
-    j = job(("datasets[].cache_text_embeddings", True, 0), ("datasets[].folder_path", "/data/b", 1))
+    j = job(("datasets[].cache_text_embeddings", True, 0), ("datasets[].folder_path", FOLDER_B, 1))
     issue = the(validate(j), "cache-te-partial")
     assert issue.severity == "error" and issue.index == 1
     fixed(j, "cache-te-partial")
@@ -617,7 +621,7 @@ def test_steps_far_from_the_dataset_size_are_a_suggestion_with_a_fix(steps, imag
 
 
 def test_dataset_rules_accept_a_list_of_analyses_one_per_dataset():
-    j = job(("datasets[].folder_path", "/data/b", 1))
+    j = job(("datasets[].folder_path", FOLDER_B, 1))
     r = validate(j, dataset=[info(), info(0)])
     assert the(r, "dataset-empty").index == 1
 
@@ -697,3 +701,12 @@ def test_the_real_prediction_feeds_the_budget_rule_and_its_fix_lowers_the_peak()
     issue = the(validate(j, profile, prediction=before), "vram-over-budget")
     assert issue.message.startswith("Batch size 8 at 1024px may exceed your 12 GB VRAM")
     assert predict(apply_fix(j, issue.fix), profile).peak_vram_gib < before.peak_vram_gib
+
+
+def test_a_dataset_folder_missing_on_this_machine_is_a_warning_not_an_error(tmp_path):
+    job = load_job({"job": "extension", "config": {"name": "x", "process": [
+        {"type": "sd_trainer", "datasets": [{"folder_path": str(tmp_path / "nowhere")}, {"folder_path": str(tmp_path)}],
+         "model": {"name_or_path": "black-forest-labs/FLUX.1-dev", "arch": "flux"}}]}})
+    found = [i for i in validate(job).issues if i.code == "dataset-folder-not-here"]
+    assert [(i.severity, i.index) for i in found] == [("warning", 0)]
+    assert "does not exist on this machine" in found[0].message

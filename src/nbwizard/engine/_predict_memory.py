@@ -358,6 +358,10 @@ def _sizes(x: Inputs, f: dict, spec: Any, job: Any, kind: str, unload_te: bool, 
     x.latent_frames = 1 + (x.frames - 1) // int(f["td"]) if x.frames > 1 else 1
     per_side = x.res / (x.vae_down * f["patch"])
     x.tokens = per_side * per_side * x.latent_frames + TEXT_TOKENS
+    # the trainer clones the dataset once per resolution and draws steps from all clones: time follows the
+    # mean token count, memory the largest
+    x.mean_tokens = sum((r / (x.vae_down * f["patch"])) ** 2 for r in x.resolutions) / len(x.resolutions) \
+        * x.latent_frames + TEXT_TOKENS
     lf = 1 + (x.sample_frames - 1) // int(f["td"]) if x.sample_frames > 1 else 1
     x.sample_tokens = (x.sample_w * x.sample_h / (x.vae_down * f["patch"]) ** 2) * lf + TEXT_TOKENS
     # denoiser weights

@@ -127,11 +127,16 @@ def search(start: Mem, levers: list[Lever], evaluate: Callable[[Mem, int], Any],
     """Walk the levers until batch 1 (or the locked batch) fits, then grow the batch while it fits.
 
     Stops early when the predictor cannot tell (verdict ``unknown``): no lever changes that. A plan whose
-    predicted system-RAM peak (loading, quantizing, offloaded layers) exceeds ``ram_limit_gib`` does not fit.
+    predicted system-RAM peak (loading, quantizing, offloaded layers) exceeds ``ram_limit_gib`` does not fit;
+    the walk stops at the first plan whose VRAM fits even so, since the levers after it only move memory from
+    the GPU to RAM or lower the quality (RAM is then what the user must add, and the plan says so).
     """
-    def fits(pred: Any, prio: str) -> bool:
+    def ram_ok(pred: Any) -> bool:
         ram = getattr(pred, "ram_peak_gib", None)
-        return _fits(pred, prio) and (ram_limit_gib is None or ram is None or ram <= ram_limit_gib)
+        return ram_limit_gib is None or ram is None or ram <= ram_limit_gib
+
+    def fits(pred: Any, prio: str) -> bool:
+        return _fits(pred, prio) and ram_ok(pred)
 
     first = locked_batch or 1
     candidates: list[tuple[str | None, Mem]] = [(None, start)]
@@ -149,6 +154,8 @@ def search(start: Mem, levers: list[Lever], evaluate: Callable[[Mem, int], Any],
         if fits(pred, priority):
             fitted = True
             break
+        if _fits(pred, priority) and not ram_ok(pred):
+            break  # VRAM fits; RAM does not, and no later lever lowers RAM
     if not fitted and priority == "memory":  # the extra headroom is a preference, not a requirement
         for i, (_, _, pred) in enumerate(trail):
             if fits(pred, "quality"):

@@ -7,6 +7,7 @@ names works (tests pass ``types.SimpleNamespace`` stand-ins); a rule whose input
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 from .validate import Context, Fix, Issue, dataset_inputs, num
@@ -169,6 +170,22 @@ def dataset_contents(ctx: Context) -> Iterator[Issue]:
                         f"{len(corrupt)} file(s) cannot be read and will be skipped by the trainer.", index=i)
 
 
+def dataset_folder_here(ctx: Context) -> Iterator[Issue]:
+    """toolkit/data_loader.py lists ``folder_path`` when the job starts: a folder that is not there stops it.
+
+    Only a warning: a job planned on a laptop for a rented GPU names a folder of that machine.
+    """
+    analysed = dataset_inputs(ctx.dataset)
+    for i in ctx.datasets:
+        folder = ctx.get("datasets[].folder_path", i)
+        if i in analysed or not isinstance(folder, str) or not folder.strip():
+            continue
+        if not Path(folder).expanduser().is_dir():
+            yield Issue("dataset-folder-not-here", "warning", "datasets[].folder_path",
+                        f"The folder {folder} does not exist on this machine. Set it to your images before you run "
+                        "the job (this is fine if the job will run on another machine where it exists).", index=i)
+
+
 def dataset_small_images(ctx: Context) -> Iterator[Issue]:
     """toolkit/buckets.py: the bucket area is min(image area, resolution²), so images smaller than the smallest
     training resolution are trained at their own, smaller size (never upscaled)."""
@@ -280,6 +297,7 @@ def consider_latent_cache(ctx: Context) -> Iterator[Issue]:
 
 
 RULES = (
-    vram_budget, sample_vram, ram_budget, disk_budget, dataset_contents, dataset_small_images, dataset_captions,
+    vram_budget, sample_vram, ram_budget, disk_budget, dataset_contents, dataset_folder_here, dataset_small_images,
+    dataset_captions,
     steps_for_dataset, consider_memory_savers, consider_latent_cache,
 )

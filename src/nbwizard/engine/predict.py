@@ -231,12 +231,13 @@ def _step_seconds(x: Inputs, spec: Any) -> tuple[float | None, str]:
     tflops = getattr(spec, "bf16_tflops", None)
     if not tflops:
         return None, "the GPU's bf16 throughput is unknown (no catalog card in the profile)"
-    fwd = T.forward_flops(x.denoiser_b, x.tokens, x.hidden, x.blocks) * x.batch
+    fwd = T.forward_flops(x.denoiser_b, x.mean_tokens, x.hidden, x.blocks) * x.batch
     flops = fwd * T.train_pass_multiplier(x.full, x.gc, x.extra_forwards)
     compute = flops / (tflops * 1e12 * T.MFU) * (T.QUANT_SLOWDOWN if x.quantize else 1.0)
     offload = 2.0 * x.denoiser_b * 1e9 * x.denoiser_bytes * x.offload_tr / (T.PCIE_GBS * 1e9)
     per_micro = compute + offload + T.STEP_OVERHEAD_S
-    return round(per_micro * x.grad_accum, 3), (f"{flops / 1e12:,.0f} TFLOP per micro-step at {T.MFU:.0%} of "
+    mix = f" (mean over {len(x.resolutions)} resolutions)" if len(x.resolutions) > 1 else ""
+    return round(per_micro * x.grad_accum, 3), (f"{flops / 1e12:,.0f} TFLOP per micro-step{mix} at {T.MFU:.0%} of "
                                                 f"{tflops:g} TFLOPS")
 
 

@@ -122,6 +122,7 @@ class Wizard(w.VBox):
     def _build(self) -> None:
         self.header = w.HTML()
         self.advisor = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="260px", padding="0 0 0 12px"))
+        self.advisor.add_class("nbw-advisor-panel")
         self.preflight = PreflightPage([g.name for g in gpus()])
         self.dataset_tools = DatasetTools()
         self._step_pages = {s.id: StepPage(s, self._make_row, extra=[self.dataset_tools.box] if s.id == "dataset"

@@ -27,6 +27,7 @@ STYLE = """
 .nbw-header { display: flex; flex-wrap: wrap; gap: 6px 14px; padding: 6px 10px; border: 1px solid #d0d7de;
   border-radius: 6px; background: #f6f8fa; }
 .nbw-badge b { font-weight: 600; }
+.nbw-advisor-panel { position: sticky; top: 0; max-height: 88vh; overflow-y: auto; }
 .nbw-advisor h4 { margin: 10px 0 4px 0; font-size: 1em; }
 .nbw-advisor ul { margin: 0; padding-left: 18px; } .nbw-advisor p { margin: 4px 0; }
 .nbw-bar { display: flex; height: 22px; width: 100%; border: 1px solid #8c959f; border-radius: 3px; overflow: hidden;
