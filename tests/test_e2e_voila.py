@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+# The README's screenshots are refreshed by running this test with NBWIZARD_UPDATE_DOCS=1.
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 if not Path(CHROMIUM).exists():
@@ -75,10 +75,12 @@ def page(served):
         browser.close()
 
 
-def _shot(page, name: str) -> None:
-    """A screenshot of the wizard from its progress bar down, for the README."""
+def _shot(page, name: str, folder: Path) -> None:
+    """A screenshot of the wizard from its header down (into docs/ for the README when asked)."""
     page.locator(".nbw-header").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.screenshot(path=str(DOCS / name))
+    target = DOCS if os.environ.get("NBWIZARD_UPDATE_DOCS") == "1" else folder
+    target.mkdir(exist_ok=True)
+    page.screenshot(path=str(target / name))
 
 
 def test_a_person_clicks_through_every_step_and_saves_a_job_ai_toolkit_reads(served, page):
@@ -96,26 +98,26 @@ def test_a_person_clicks_through_every_step_and_saves_a_job_ai_toolkit_reads(ser
     page.get_by_label("RAM (GiB)").fill("64")
     page.get_by_label("RAM (GiB)").press("Enter")
     expect(page.locator("#nbw-vram")).to_contain_text("fits", timeout=30_000)
-    DOCS.mkdir(exist_ok=True)
-    _shot(page, "preflight.png")
+    _shot(page, "preflight.png", work)
 
     seen = []
+    heading = page.locator(".nbw-page h3:visible").first
+    title = heading.inner_text()
     while True:
         page.get_by_role("button", name="Next", exact=True).or_(
             page.get_by_role("button", name="Review", exact=True)).first.click()
-        heading = page.locator("h3:visible").first
-        heading.wait_for(timeout=30_000)
+        expect(heading).not_to_have_text(title, timeout=30_000)  # the next page is shown
         title = heading.inner_text()
         seen.append(title)
         if title.startswith("Dataset"):
-            _shot(page, "step.png")
+            _shot(page, "step.png", work)
         if title.startswith("Review"):
             break
         assert len(seen) < 20, seen
     assert seen[0] == "Model" and len(seen) >= 11, seen
 
     review_yaml = page.locator("#nbw-yaml").inner_text()
-    _shot(page, "review.png")
+    _shot(page, "review.png", work)
     page.get_by_label("Save to").fill(str(work / "planned.yaml"))
     page.get_by_label("Save to").press("Enter")
     page.get_by_role("button", name="Save YAML").click()

@@ -10,7 +10,6 @@ import argparse
 import ipaddress
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -98,9 +97,21 @@ def _model_row(m: Any) -> dict[str, Any]:
             "denoiser_params_b": m.params_b("denoiser")}
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+def _jsonable(value: Any) -> Any:
+    """Frozen catalog records (dataclasses, mapping proxies, tuples) as plain JSON data."""
+    import dataclasses
+    from collections.abc import Mapping
 
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def cmd_info(args: argparse.Namespace) -> int:
     from .engine.models import UnknownModelError, model_info
 
     try:
@@ -108,7 +119,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     except UnknownModelError as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        _print_json(asdict(m) | {"ui_defaults": dict(m.ui_defaults)})
+        _print_json(_jsonable(m))
         return 0
     print(f"{m.label} ({m.arch}) — {m.group}{', video' if m.is_video else ''}")
     print(f"  weights: {m.name_or_path}")
@@ -153,19 +164,24 @@ def serve_command(ip: str, port: int, token: str | None, notebook: Path) -> list
                        f"machine; pass --token SECRET (or NBWIZARD_TOKEN), or serve on 127.0.0.1 and tunnel")
     argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
             "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
-            "--MappingKernelManager.cull_connected=False", "--VoilaConfiguration.show_tracebacks=False"]
+            "--MappingKernelManager.cull_connected=False", "--VoilaConfiguration.show_tracebacks=False",
+            # one kernel runs the notebook ahead of the next page load, so the page appears in about half the time
+            "--preheat_kernel=True", "--pool_size=1"]
     if token:
         argv.append(f"--Voila.token={token}")
     return argv
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    argv = serve_command(args.ip, args.port, args.token or os.environ.get("NBWIZARD_TOKEN"), notebook_path())
+    notebook = notebook_path()
+    argv = serve_command(args.ip, args.port, args.token or os.environ.get("NBWIZARD_TOKEN"), notebook)
     print(f"nbwizard: serving the wizard on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr)
-    try:
-        return subprocess.call(argv, cwd=notebook_path().parent)
-    except KeyboardInterrupt:
-        return 0
+    sys.stderr.flush()
+    # become Voilà (no wrapper process left between a supervisor's signals and the server); saved jobs go to
+    # the folder the command was started in
+    os.environ.setdefault("NBWIZARD_OUTPUT_DIR", os.getcwd())
+    os.execv(argv[0], argv)
+    return 0  # not reached
 
 
 # -- entry point ----------------------------------------------------------------------------------------------
@@ -208,6 +224,8 @@ _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import cli_engine  # noqa: F401  (registers recommend / validate / predict / analyze)
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -215,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"nbwizard: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into head & co.
+        return 0
     except (LookupError, ValueError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"nbwizard: {message}", file=sys.stderr)

@@ -12,6 +12,7 @@ import base64
 import functools
 import html
 import logging
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,9 +62,10 @@ class Wizard(w.VBox):
                  config_dir: str | Path | None = None, output_dir: str | Path | None = None):
         from ..engine.profile import detect_system
 
-        self._detected = profile if profile is not None else detect_system(paths=(str(output_dir or "."),))
         self._config_dir = config_dir
-        self._output_dir = Path(output_dir or ".")
+        # `nbwizard serve` passes the folder it was started in: Voilà runs the kernel beside the notebook
+        self._output_dir = Path(output_dir or os.environ.get("NBWIZARD_OUTPUT_DIR") or ".")
+        self._detected = profile if profile is not None else detect_system(paths=(str(self._output_dir),))
         self._history = History(initial_state(self._detected, intent, arch))
         self._derived: Derived | None = None
         self._rows: dict[str, SettingControl] = {}
@@ -90,6 +92,7 @@ class Wizard(w.VBox):
     def controls(self) -> dict[str, w.Widget]:
         """Every control by name: setting paths (``train.lr``) and pre-flight fields (``preflight.target``)."""
         for page in self._step_pages.values():
+            page.build()
             page.build_more()
         self._refresh_rows(self._rows.values())
         return {**{p: r.input for p, r in self._rows.items()}, **self._named}
@@ -129,10 +132,11 @@ class Wizard(w.VBox):
                                            else None) for s in STEPS}
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
-        review_sections = [(p.step.title, w.VBox([r.box for r in p.rows])) for p in self._step_pages.values()]
-        self.review = ReviewPage(review_sections)
+        self.review = ReviewPage()
         self._page_boxes = {"preflight": self.preflight.box, "review": self.review.box,
                             **{k: p.box for k, p in self._step_pages.items()}}
+        for box in self._page_boxes.values():
+            box.add_class("nbw-page")
         self.stack = w.Stack(children=list(self._page_boxes.values()), selected_index=0,
                              layout=w.Layout(flex="3 1 560px", min_width="0"))
         self.body = w.Box([self.stack, self.advisor], layout=w.Layout(display="flex", flex_flow="row wrap",
@@ -164,10 +168,14 @@ class Wizard(w.VBox):
         self._refresh_templates()
 
     def _make_row(self, s: Setting) -> SettingControl:
-        row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended)
-        if s.path == "model.arch":
-            row.input.options = [(f"{m.label} ({m.group})", m.arch) for m in models()]
-            row.show(self.state.arch)
+        was, self._rendering = self._rendering, True  # a new row's first value is not the user's
+        try:
+            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended)
+            if s.path == "model.arch":
+                row.input.options = [(f"{m.label} ({m.group})", m.arch) for m in models()]
+                row.show(self.state.arch)
+        finally:
+            self._rendering = was
         self._rows[s.path] = row
         return row
 
@@ -441,9 +449,11 @@ class Wizard(w.VBox):
     def _page_rows(self, page: str) -> list[SettingControl]:
         """The rows a page shows (review shows every step's common rows inline)."""
         if page == "review":
+            self.review.fill_inline([(p.step.title, w.VBox([r.box for r in p.build()]))
+                                     for p in self._step_pages.values()])
             return [r for p in self._step_pages.values() for r in p.rows]
         step = self._step_pages.get(page)
-        return [*step.rows, *step.more_rows] if step else []
+        return [*step.build(), *step.more_rows] if step else []
 
     def _refresh_rows(self, rows: Any) -> None:
         """Bring ``rows`` up to the current state; rows not on screen are refreshed when they are shown."""

@@ -67,23 +67,35 @@ class PreflightPage:
 
 
 class StepPage:
-    """One step: its common settings, then every other setting of the step under "More settings"."""
+    """One step: its common settings, then every other setting of the step under "More settings".
+
+    Rows are built the first time the page is shown (``build``): a page load then sends a few dozen widgets to
+    the browser, not a thousand.
+    """
 
     def __init__(self, step: Step, make_row: Callable[[Any], SettingControl], extra: list[w.Widget] | None = None):
         self.step = step
-        # every flavour's settings are built; the app hides those the chosen trainer does not read
-        self.rows = [make_row(s) for s in step_settings(step.id, common=True, trainer=None)]
-        self._more_settings = list(step_settings(step.id, common=False, trainer=None))
         self._make_row = make_row
+        self.extra = extra or []
+        self.rows: list[SettingControl] = []
+        # every flavour's settings are built; the app hides those the chosen trainer does not read
+        self._common = list(step_settings(step.id, common=True, trainer=None))
+        self._more_settings = list(step_settings(step.id, common=False, trainer=None))
         self.more_rows: list[SettingControl] = []
         self.on_more: Callable[[list[SettingControl]], None] | None = None  # called when the rows appear
-        self.more = w.Accordion(children=[w.VBox()], selected_index=None)
-        self.more.set_title(0, f"More settings ({len(self._more_settings)})")
-        self.more.observe(self._open_more, names="selected_index")
-        self.extra = extra or []
-        self.box = w.VBox([
-            w.HTML(f"<h3>{html.escape(step.title)}</h3><p class='nbw-help'>{html.escape(step.summary)}</p>"),
-            *self.extra, *[r.box for r in self.rows], self.more])
+        self.more: w.Accordion | None = None
+        self._title = w.HTML(f"<h3>{html.escape(step.title)}</h3><p class='nbw-help'>{html.escape(step.summary)}</p>")
+        self.box = w.VBox([self._title])
+
+    def build(self) -> list[SettingControl]:
+        """Build the common rows (once) and return them."""
+        if self.more is None:
+            self.rows = [self._make_row(s) for s in self._common]
+            self.more = w.Accordion(children=[w.VBox()], selected_index=None)
+            self.more.set_title(0, f"More settings ({len(self._more_settings)})")
+            self.more.observe(self._open_more, names="selected_index")
+            self.box.children = [self._title, *self.extra, *[r.box for r in self.rows], self.more]
+        return self.rows
 
     def _open_more(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
@@ -93,6 +105,7 @@ class StepPage:
 
     def build_more(self) -> list[SettingControl]:
         """Build the "More settings" rows on first use (they are many, and most people never open them)."""
+        self.build()
         if not self.more_rows and self._more_settings:
             self.more_rows = [self._make_row(s) for s in self._more_settings]
             self.more.children = [w.VBox([r.box for r in self.more_rows])]
@@ -114,13 +127,18 @@ class DatasetTools:
 class ReviewPage:
     """Validation with fixes, comparison, predictions, inline editing, YAML preview, save / download / copy."""
 
-    def __init__(self, steps_for_review: list[tuple[str, w.Widget]]):
+    def fill_inline(self, sections: list[tuple[str, w.Widget]]) -> None:
+        """Every step's common rows, editable here too (the same widgets as on the steps: one state)."""
+        if not self.inline.children:
+            self.inline.children = [box for _, box in sections]
+            for i, (title, _) in enumerate(sections):
+                self.inline.set_title(i, title)
+
+    def __init__(self) -> None:
         self.report = w.VBox()
         self.comparison = w.HTML()
         self.prediction = w.HTML()
-        self.inline = w.Accordion(children=[box for _, box in steps_for_review], selected_index=None)
-        for i, (title, _) in enumerate(steps_for_review):
-            self.inline.set_title(i, title)
+        self.inline = w.Accordion(selected_index=None)
         self.yaml = w.HTML()
         self.save_path = w.Text(description="Save to", style=_LABELLED, continuous_update=False,
                                 layout=w.Layout(width="min(560px,100%)"))
