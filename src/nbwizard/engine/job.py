@@ -27,7 +27,7 @@ FREE_SECTIONS = {
 # Sections that reuse another section's keys.
 SECTION_ALIASES = {"first_sample": "sample"}
 
-_MISSING = object()
+MISSING = _MISSING = object()  # "the job writes no value here"
 # The order ai-toolkit's own example jobs write a process entry's sections in; other children go alphabetically.
 _CHILD_ORDER = {k: i for i, k in enumerate(
     ["network", "save", "datasets[]", "train", "model", "sample", "first_sample", "logging", "slider", "guidance",
@@ -172,15 +172,7 @@ class JobBase(BaseModel):
 
     def is_set(self, path: str, index: int = 0) -> bool:
         """Whether the job writes ``path`` itself (rather than leaving it to the trainer's default)."""
-        node: Any = self.to_dict()
-        for part in _locate(path, index):
-            if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    return False
-            elif not isinstance(node, dict) or part not in node:
-                return False
-            node = node[part]
-        return True
+        return lookup(self.to_dict(), path, index) is not MISSING
 
     def set(self, path: str, value: Any, index: int = 0) -> "JobBase":
         """A new job with ``path`` set to ``value`` (validated); this job is left unchanged."""
@@ -215,6 +207,19 @@ class JobBase(BaseModel):
     def unknown_keys(self) -> list[UnknownKey]:
         """Every key the trainer ignores, with a did-you-mean where one is likely."""
         return list(_walk_unknown(self, "job", ""))
+
+
+def lookup(data: Mapping[str, Any], path: str, index: int = 0, default: Any = MISSING) -> Any:
+    """The value plain job data writes for setting ``path``, or ``default`` (``MISSING``) when it writes none."""
+    node: Any = data
+    for part in _locate(path, index):
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                return default
+        elif not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def put(data: dict[str, Any], path: str, value: Any, index: int = 0) -> None:

@@ -87,7 +87,8 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     n, n_why = V.image_count(dataset)
     res, res_why = V.resolutions(spec, intent.priority, dataset)
     locked_res = locked.get("datasets[].resolution")
-    start, levers = ladder(spec, profile, intent.priority, te_cache_ok and not _locked_true(locked, "train.unload_text_encoder"))
+    te_ok = te_cache_ok and not _locked_true(locked, "train.unload_text_encoder")
+    start, levers = ladder(spec, profile, intent.priority, te_ok)
     start = _replace(start, res=tuple(_as_list(locked_res) if locked_res else res),
                      dop=intent.training_type in V.CLASS_WORDS and intent.priority != "speed",
                      ema=start.ema)
@@ -101,6 +102,13 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     else:
         found = search(start, levers, evaluate, intent.priority, int(lb) if lb else None, max_batch=n,
                        ram_limit_gib=_ram_limit(profile))
+        if found.prediction.verdict == "unknown" and intent.priority != "memory":
+            # the model's sizes are unknown, so there is nothing to search against: take the cautious plan
+            # (every memory saver that costs little quality) rather than the priority's most demanding one
+            cautious, _ = ladder(spec, profile, "memory", te_ok)
+            cautious = _replace(cautious, res=start.res, dop=start.dop)
+            pred = evaluate(cautious, int(lb or 1))
+            found = Found(cautious, int(lb or 1), pred, False, ((None, cautious, pred),), found.tried + 1)
     _memory_reasons(draft, spec, found, start, res_why, intent)
     _length(draft, intent, n, n_why, found.batch, locked)
     job = job_model().model_validate(draft.data({**_mem_paths(found.mem, spec, found.batch), **locked}))
@@ -300,7 +308,8 @@ def _memory_reasons(d: V.Draft, spec: ModelSpec, f: Found, start: Mem, res_why: 
                 return f"{on}: without it the plan was predicted at {was} against {budget}; now {peak}"
         return off
 
-    label = f"'{intent.priority}' plan"
+    label = (f"'{intent.priority}' plan" if p.verdict != "unknown" else
+             "cautious plan used when the model's size is unknown")
     d.put("train.batch_size", f.batch, (
         f"Batch {f.batch}: the largest batch (at most {BATCH_CAP[intent.priority]} for '{intent.priority}') "
         f"predicted to fit in {budget} at "

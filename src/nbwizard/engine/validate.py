@@ -29,7 +29,7 @@ from functools import cache, cached_property
 from importlib import import_module
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from .job import _locate
+from .job import MISSING, lookup
 
 __all__ = ["UNSET", "Context", "Fix", "Issue", "Rule", "Severity", "ValidationReport", "apply_fix", "rules",
            "validate"]
@@ -129,7 +129,7 @@ class ValidationReport:
         return tuple(i for i in self.issues if i.code == code)
 
 
-_MISSING = object()
+_MISSING = MISSING
 
 
 @dataclass
@@ -170,15 +170,7 @@ class Context:
 
     def raw(self, path: str, index: int = 0, default: Any = _MISSING) -> Any:
         """The value the job itself writes at ``path``, or ``default`` (MISSING) when it writes none."""
-        node: Any = self.data
-        for part in _locate(path, index):
-            if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    return default
-            elif not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return lookup(self.data, path, index, default)
 
     def is_set(self, path: str, index: int = 0) -> bool:
         return self.raw(path, index) is not _MISSING
