@@ -149,7 +149,7 @@ def test_analyze_fills_the_dataset_results(wizard, tmp_path):
     folder = _images(tmp_path / "data")
     wizard.controls["datasets[].folder_path"].value = str(folder)
     wizard.dataset_tools.analyze.click()
-    assert "6" in wizard.dataset_tools.result.value and wizard.state.dataset is not None
+    assert "<td>Images</td><td>6</td>" in wizard.dataset_tools.result.value and wizard.state.dataset is not None
     wizard.controls["datasets[].folder_path"].value = str(tmp_path / "missing")
     wizard.dataset_tools.analyze.click()
     assert "✗" in wizard.dataset_tools.result.value
@@ -199,3 +199,28 @@ def test_a_failing_callback_shows_a_message_and_keeps_the_state(wizard, monkeypa
     assert "engine exploded" in wizard.status.value
     monkeypatch.undo()
     assert wizard.state == before
+
+
+def test_hardware_values_can_be_corrected_by_hand(wizard):
+    wizard.controls["preflight.vram_gib"].value = 16
+    assert "of 16.0 GiB" in wizard.header.value
+    assert "user" in wizard.preflight.hardware.value
+    wizard.controls["preflight.reserve_gib"].value = 4
+    assert "of 12.0 GiB" in wizard.header.value
+
+
+def test_a_video_model_full_path_visits_its_model_specific_step(wizard, tmp_path):
+    wizard.controls["model.arch"].value = "wan21:1b"
+    seen = []
+    while wizard.page != "review":
+        wizard.next.click()
+        seen.append(wizard.page)
+    assert "model_specific" in seen and "quantization" in seen
+    assert wizard.state.job.get("model.arch") == "wan21:1b"
+    assert wizard.state.job.get("datasets[].num_frames") > 1 or wizard.state.job.get("sample.num_frames") > 1
+    target = tmp_path / "video.yaml"
+    folder = _images(tmp_path / "clips")
+    wizard.controls["datasets[].folder_path"].value = str(folder)
+    wizard.controls["review.save_path"].value = str(target)
+    wizard.review.save.click()
+    assert load_job(target) == wizard.state.job

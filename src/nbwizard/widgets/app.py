@@ -159,6 +159,7 @@ class Wizard(w.VBox):
         pf = self.preflight
         self._named: dict[str, w.Widget] = {
             "preflight.target": pf.target, "preflight.reserve_gib": pf.reserve, "preflight.ram_gib": pf.ram,
+            "preflight.vram_gib": pf.vram,
             "preflight.trainer": pf.trainer, "intent.training_type": pf.training_type,
             "intent.priority": pf.priority, "intent.experience": pf.experience,
             "template.name": pf.template_name, "template.pick": pf.template_pick, "import.path": pf.import_path,
@@ -184,6 +185,7 @@ class Wizard(w.VBox):
         pf.target.observe(lambda c: self._profile_changed(), names="value")
         pf.reserve.observe(lambda c: self._profile_changed(), names="value")
         pf.ram.observe(lambda c: self._profile_changed(), names="value")
+        pf.vram.observe(lambda c: self._profile_changed(), names="value")
         pf.trainer.observe(lambda c: self._set(trainer=c["new"]), names="value")
         for name in ("training_type", "priority", "experience"):
             getattr(pf, name).observe(self._intent_changed, names="value")
@@ -248,6 +250,8 @@ class Wizard(w.VBox):
         profile = self._detected.with_target(pf.target.value) if pf.target.value else self._detected
         if pf.ram.value and pf.ram.value > 0:
             profile = profile.override("ram_total_gib", float(pf.ram.value))
+        if pf.vram.value and pf.vram.value > 0 and profile.gpus:
+            profile = profile.override("gpu.memory_total_gib", float(pf.vram.value))
         if pf.reserve.value and pf.reserve.value > 0:
             profile = profile.override("reserve_gib", float(pf.reserve.value))
         self._push(self.state.replace(profile=profile))
@@ -293,7 +297,7 @@ class Wizard(w.VBox):
             return
         finally:
             tools.progress.layout.display = "none"
-        tools.result.value = "<pre>" + html.escape("\n".join(info.summary())) + "</pre>"
+        tools.result.value = render.dataset_report(info)
         self._push(self.state.replace(dataset=info))
 
     def _refresh_templates(self) -> None:

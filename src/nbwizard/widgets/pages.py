@@ -34,6 +34,8 @@ class PreflightPage:
                                    tooltip="Memory to keep free for other applications, e.g. 4")
         self.ram = w.FloatText(description="RAM (GiB)", style=_LABELLED, continuous_update=False,
                                tooltip="System RAM, if the detected value is wrong")
+        self.vram = w.FloatText(description="GPU memory (GiB)", style=_LABELLED, continuous_update=False,
+                                tooltip="The GPU's memory, if the detected value is wrong (0: as detected)")
         self.trainer = w.Dropdown(options=[("ai-toolkit (upstream)", "upstream"),
                                            ("ai-toolkit extended fork (batch auto-scaling, prefetch)", "extended")],
                                   description="Trainer", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"))
@@ -61,7 +63,7 @@ class PreflightPage:
         self.box = w.VBox([
             w.HTML("<h3>Pre-flight</h3><p>What this machine offers for training, and where each value came from. "
                    "Change any value, or pick a target GPU to plan for another card.</p>"),
-            self.hardware, self.target, self.reserve, self.ram, self.trainer,
+            self.hardware, self.target, self.reserve, self.ram, self.vram, self.trainer,
             w.HTML("<h4>What you are training</h4>"), self.training_type, self.priority, self.experience,
             self.confirm, w.HTML("<hr>"), start])
 

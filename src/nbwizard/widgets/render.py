@@ -166,3 +166,27 @@ def _bullets(items: Iterable[str]) -> str:
 
 def yaml_preview(text: str) -> str:
     return f"<pre class='nbw-yaml' id='nbw-yaml'>{esc(text)}</pre>"
+
+
+def dataset_report(info: Any) -> str:
+    """A dataset analysis as a small table, a size histogram and the bucket plans (text, not colour, carries it)."""
+    c = info.captions
+    trigger = "—" if c.with_trigger is None else f"{c.with_trigger} of {c.items}"
+    rows = [
+        ("Images", len(info.images)), ("Videos", len(info.videos)),
+        ("Total size", f"{info.total_bytes / 2**20:.1f} MiB"),
+        ("Captions", f"{c.with_caption} of {c.items} ({len(c.missing)} missing, {len(c.empty)} empty)"),
+        ("Caption words", "—" if c.words_min is None else f"{c.words_min}–{c.words_max}, median {c.words_median:g}"),
+        ("Trigger word in captions", trigger),
+        ("Duplicates", f"{len(info.duplicates)} group(s)"),
+        ("Unreadable files", len(info.corrupt)),
+    ]
+    most = max((b.count for b in info.size_histogram), default=0) or 1
+    bars = "".join(
+        f"<tr><td>{esc(b.label)}</td><td><span style='display:inline-block;height:10px;width:{160 * b.count / most:.0f}px;"
+        f"background:#4e79a7'></span> {b.count}</td></tr>" for b in info.size_histogram)
+    plans = [(p.resolution, ", ".join(f"{b.width}×{b.height} ({b.count})" for b in p.buckets[:4])
+              + (" …" if len(p.buckets) > 4 else ""), len(p.below_resolution)) for p in info.buckets]
+    return ("<h4>Dataset</h4>" + table(["", ""], rows)
+            + "<h4>Image sizes (√(width×height))</h4><table class='nbw-table'>" + bars + "</table>"
+            + "<h4>Buckets per resolution</h4>" + table(["Resolution", "Largest buckets", "Below it"], plans))
