@@ -25,6 +25,7 @@ BASE = {
     "job": "extension",
     "config": {"name": "t", "process": [{
         "type": "diffusion_trainer",
+        "training_folder": "output",
         "trigger_word": "sks",
         "network": {"type": "lora", "linear": 16, "linear_alpha": 16},
         "save": {"dtype": "bf16", "save_format": "safetensors"},
@@ -710,3 +711,10 @@ def test_a_dataset_folder_missing_on_this_machine_is_a_warning_not_an_error(tmp_
     found = [i for i in validate(job).issues if i.code == "dataset-folder-not-here"]
     assert [(i.severity, i.index) for i in found] == [("warning", 0)]
     assert "does not exist on this machine" in found[0].message
+
+
+def test_a_job_without_training_folder_is_an_error_with_a_fix():
+    j = job(("process.training_folder", UNSET))
+    issue = the(validate(j), "missing-training-folder")
+    assert issue.severity == "error" and "TypeError" in issue.message
+    assert "missing-training-folder" not in validate(apply_fix(j, issue.fix)).codes

@@ -88,6 +88,13 @@ def required_keys(ctx: Context) -> Iterator[Issue]:
                     "Model path is required: the Hugging Face repo or local folder of the base model.",
                     fix=Fix.of(f"Use {ctx.arch.name_or_path}", ("model.name_or_path", ctx.arch.name_or_path))
                     if known and ctx.arch.name_or_path else None)
+    folder = ctx.get("process.training_folder")
+    if not (isinstance(folder, str) and folder.strip()):
+        # jobs/process/BaseTrainProcess.py joins training_folder with the name: None raises TypeError at start
+        yield Issue("missing-training-folder", "error", "process.training_folder",
+                    "The job needs a training_folder (where checkpoints and samples go): without it the trainer "
+                    "stops at start with a TypeError.",
+                    fix=Fix.of("Use ./output", ("process.training_folder", "output")))
     if ctx.get("process.type") == "concept_slider":
         return
     if not ctx.datasets:
