@@ -172,3 +172,152 @@ def test_fast_enough():
     for _ in range(5):
         recommend(profile, Intent(), "flux")
     assert (time.perf_counter() - t) / 5 < 0.1
+
+
+# ---- locked values: the rest is chosen around them --------------------------------------------------------------
+def _errors(rec: Recommendation, profile: SystemProfile) -> list[tuple[str, str]]:
+    report = validate(rec.job, profile, prediction=rec.prediction)
+    return [(i.code, i.field) for i in report.errors if rec.fits or i.code not in RESOURCE_ERRORS]
+
+
+def test_a_locked_rank_sets_alpha_and_lr_around_it():
+    profile = PROFILES["RTX 4090 24 GB"]()
+    free = recommend(profile, Intent("person", "quality"), "flux")
+    rec = recommend(profile, Intent("person", "quality"), "flux", locked={"network.linear": 128})
+    assert rec.job.get("network.linear") == 128
+    assert rec.job.get("network.linear_alpha") == 128
+    assert "128" in rec.reasons["network.linear_alpha"].why
+    assert rec.job.get("train.lr") == free.job.get("train.lr") / 2  # halved at rank >= 64
+    assert "rank 128" in rec.reasons["train.lr"].why
+    # a locked alpha is kept; the rate still follows the (effective) rank
+    alpha = recommend(profile, Intent("person", "quality"), "flux",
+                      locked={"network.linear": 64, "network.linear_alpha": 8})
+    assert alpha.job.get("network.linear_alpha") == 8 and alpha.job.get("train.lr") == free.job.get("train.lr") / 2
+    # a locked LoKr network gets LoKr choices and the LoKr rate (no halving for rank)
+    lokr = recommend(profile, Intent("person", "quality"), "flux", locked={"network.type": "lokr"})
+    assert lokr.job.get("network.lokr_factor") == -1 and lokr.job.get("train.lr") == free.job.get("train.lr")
+    assert "LoKr" in lokr.reasons["train.lr"].why
+    assert not _errors(lokr, profile)
+    # a locked conv rank sets the conv alpha (sdxl has conv layers)
+    conv = recommend(profile, Intent("style", "quality"), "sdxl", locked={"network.conv": 8})
+    assert conv.job.get("network.conv_alpha") == 8
+    # a locked optimizer drives the learning-rate rule
+    prodigy = recommend(profile, Intent("person", "quality"), "flux", locked={"train.optimizer": "prodigy"})
+    assert prodigy.job.get("train.lr") == 1.0
+
+
+@pytest.mark.parametrize("name", ["constant", "linear", "constant_with_warmup", "cosine", "cosine_with_restarts"])
+def test_a_locked_scheduler_gets_params_that_fit_it(name):
+    profile = PROFILES["RTX 4090 24 GB"]()
+    rec = recommend(profile, Intent("person", "quality"), "flux", locked={"train.lr_scheduler": name})
+    params = rec.job.get("train.lr_scheduler_params") or {}
+    assert rec.job.get("train.lr_scheduler") == name
+    assert ("eta_min" in params) == (name in ("cosine", "cosine_with_restarts"))
+    if name == "constant":
+        assert not params
+    if name == "linear":
+        assert params["start_factor"] > params["end_factor"]
+    if name == "constant_with_warmup":
+        assert 0 < params["num_warmup_steps"] < rec.job.get("train.steps")
+    report = validate(rec.job, profile, prediction=rec.prediction)
+    assert not [i for i in report.issues if i.field.startswith("train.lr_scheduler") and i.severity != "suggestion"]
+    assert not _errors(rec, profile)
+
+
+def test_a_locked_constant_scheduler_gets_no_cosine_params():
+    rec = recommend(PROFILES["RTX 4090 24 GB"](), Intent("person", "quality"), "flux",
+                    locked={"train.lr_scheduler": "constant"})
+    assert "eta_min" not in (rec.job.get("train.lr_scheduler_params") or {})
+
+
+def test_locked_legacy_prompts_stop_samples_and_locked_samples_are_kept():
+    profile = PROFILES["RTX 4090 24 GB"]()
+    rec = recommend(profile, Intent("person", "quality"), "flux", locked={"sample.prompts": ["a photo of ohwx"]})
+    assert not rec.job.to_dict()["config"]["process"][0]["sample"].get("samples")
+    assert rec.job.get("sample.prompts") == ["a photo of ohwx"]
+    assert "sample.samples[].prompt" not in rec.reasons
+    kept = recommend(profile, Intent("person", "quality"), "flux",
+                     locked={"sample.samples[].prompt": ["one [trigger]", "two [trigger]"]})
+    assert [s.prompt for s in kept.job.process.sample.samples] == ["one [trigger]", "two [trigger]"]
+
+
+def test_locked_accumulation_steps_and_cadences_drive_the_length():
+    profile = PROFILES["RTX 4090 24 GB"]()
+    rec = recommend(profile, Intent("person", "quality"), "flux",
+                    locked={"train.gradient_accumulation_steps": 4, "train.steps": 2000})
+    assert rec.job.get("train.gradient_accumulation") == 1  # both != 1 would raise in the trainer
+    assert rec.job.get("sample.sample_every") == 250 and rec.job.get("save.save_every") == 250
+    assert not _errors(rec, profile)
+    every = recommend(profile, Intent("person", "quality"), "flux", locked={"sample.sample_every": 100})
+    assert every.job.get("save.save_every") == 100
+
+
+LOCKABLE = ("train.steps", "train.gradient_accumulation", "train.gradient_accumulation_steps", "save.save_every",
+            "sample.sample_every", "train.lr", "datasets[].num_repeats", "train.batch_size", "datasets[].resolution",
+            "network.linear", "network.conv", "network.linear_alpha", "train.lr_scheduler", "train.optimizer",
+            "network.type", "network.lokr_factor", "datasets[].num_workers")
+ODD_VALUES = (0, None, -1, -3.5, 1, 2, 64, 10**12, 2**63, 1e300, float("inf"), float("nan"), True, "", "abc",
+              [], [0], [512, 0])
+
+
+@pytest.mark.parametrize("path", ["train.steps", "train.gradient_accumulation", "train.gradient_accumulation_steps",
+                                  "save.save_every", "sample.sample_every"])
+@pytest.mark.parametrize("value", [0, None])
+def test_locked_zero_or_none_values_never_crash(path, value):
+    profile = PROFILES["RTX 4090 24 GB"]()
+    rec = recommend(profile, Intent("person", "quality"), "flux", locked={path: value})
+    assert rec.job.get(path) == value  # kept as locked
+    assert all(f == path or f.startswith(path) for _, f in _errors(rec, profile)), _errors(rec, profile)
+    every = rec.job.get("save.save_every")
+    assert path == "save.save_every" or every > 0
+
+
+def test_locked_none_arithmetic_values_fall_back():
+    profile = PROFILES["RTX 4090 24 GB"]()
+    for path in ("train.steps", "train.lr", "train.gradient_accumulation", "datasets[].num_repeats",
+                 "train.batch_size"):
+        rec = recommend(profile, Intent("person", "quality"), "flux", locked={path: None})
+        assert rec.job.get(path) is None, path
+        assert rec.job.get("sample.sample_every") > 0 and rec.job.get("save.max_step_saves_to_keep") >= 1
+
+
+def _job_holding(locked: dict):
+    """A minimal job with the locked values as the job model holds them; None when it refuses one (1e300 for an
+    integer)."""
+    from pydantic import ValidationError
+
+    from nbwizard.engine._recommend_values import put_path
+    from nbwizard.engine.job import job_model
+    data = {"job": "extension", "config": {"name": "x", "process": [{"type": "diffusion_trainer"}]}}
+    for path, value in locked.items():
+        put_path(data, path, value)
+    try:
+        return job_model().model_validate(data)
+    except ValidationError:
+        return None
+
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.dictionaries(st.sampled_from(LOCKABLE), st.sampled_from(ODD_VALUES), min_size=1, max_size=3),
+           st.sampled_from(PRIORITIES))
+    def test_any_locked_values_never_crash_and_only_they_are_reported(locked, priority):
+        profile = PROFILES["RTX 4090 24 GB"]()
+        held = _job_holding(locked)
+        if held is None:  # e.g. 1e300 for an integer: the job model itself refuses it
+            with pytest.raises(ValueError):
+                recommend(profile, Intent("person", priority), "sdxl", locked=locked)
+            return
+        rec = recommend(profile, Intent("person", priority), "sdxl", locked=locked)
+        for path, value in locked.items():
+            got, want = rec.job.get(path), held.get(path)
+            assert got == want or (got != got and want != want), (path, value, got)  # nan != nan
+        errors = _errors(rec, profile)
+        # only the locked values themselves are reported
+        assert all(f in locked for _, f in errors), (locked, errors)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from PIL import Image
 
-from nbwizard import load_job
+from nbwizard import dump_job, load_job
 from nbwizard.engine.dataset import DatasetError, analyze_dataset
 from nbwizard.engine.validate import UNSET, Fix, Issue, ValidationReport, apply_fix, rules, validate
 
@@ -110,7 +110,7 @@ def test_apply_fix_returns_a_new_job_and_leaves_the_old_one():
 
 
 def test_rules_are_a_registry_of_documented_functions():
-    assert len(rules()) == 45
+    assert len(rules()) == 46
     for rule in rules():
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
 
@@ -470,9 +470,17 @@ def test_keys_without_effect_are_suggestions():
     assert validate(job(("process.device", "cuda:0"))).issues == ()
 
 
-def test_typo_next_to_the_real_key_only_suggests_removing_it():
-    issue = the(validate(job(("train.learning_rate", 3e-4))), "unknown-key")
-    assert "already set" in issue.message and issue.fix.patch == (("train.learning_rate", UNSET, 0),)
+def test_typo_next_to_the_real_key_offers_to_use_its_value_there():
+    j = job(("train.learning_rate", 3e-4))
+    issue = the(validate(j), "unknown-key")
+    assert "'lr' is set to 0.0001" in issue.message and "Did you mean 'lr'" in issue.message
+    fixed = apply_fix(j, issue.fix)
+    assert fixed.get("train.lr") == 3e-4 and "unknown-key" not in validate(fixed).codes
+
+
+def test_an_unknown_key_with_no_likely_meaning_can_be_removed():
+    issue = the(validate(job(("train.zzz_notes", "hi"))), "unknown-key")
+    assert issue.fix.patch == (("train.zzz_notes", UNSET, 0),)
 
 
 # ---- numbers and resolutions --------------------------------------------------------------------------------------
@@ -718,3 +726,10 @@ def test_a_job_without_training_folder_is_an_error_with_a_fix():
     issue = the(validate(j), "missing-training-folder")
     assert issue.severity == "error" and "TypeError" in issue.message
     assert "missing-training-folder" not in validate(apply_fix(j, issue.fix)).codes
+
+
+def test_numbers_written_as_text_in_the_file_are_a_warning():
+    text = "job: extension\nconfig:\n  name: q\n  process:\n    - train: {lr: '1e-4', steps: '2000'}\n"
+    found = {i.field: i for i in validate(load_job(text)).issues if i.code == "quoted-number"}
+    assert set(found) == {"train.lr", "train.steps"} and "'1e-4'" in found["train.lr"].message
+    assert "quoted-number" not in validate(load_job(dump_job(load_job(text)))).codes

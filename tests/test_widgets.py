@@ -224,3 +224,67 @@ def test_a_video_model_full_path_visits_its_model_specific_step(wizard, tmp_path
     wizard.controls["review.save_path"].value = str(target)
     wizard.review.save.click()
     assert load_job(target) == wizard.state.job
+
+
+def test_a_refused_value_says_what_was_expected(wizard):
+    wizard.controls["datasets[].resolution"].value = "abc"
+    note = wizard._rows["datasets[].resolution"].note.value
+    assert "should be" in note and "pydantic.dev" not in note
+
+
+def test_a_failing_change_puts_the_controls_back(wizard, monkeypatch):
+    import nbwizard.widgets.app as app
+
+    before = wizard.state.job.get("train.steps")
+    monkeypatch.setattr(app, "derive", lambda *_a, **_k: 1 / 0)
+    wizard.controls["train.steps"].value = 4242
+    monkeypatch.undo()
+    assert "Something went wrong" in wizard.status.value
+    assert wizard.controls["train.steps"].value == before
+
+
+def test_undo_puts_the_target_gpu_back_in_its_picker(wizard):
+    wizard.controls["preflight.target"].value = "NVIDIA GeForce RTX 3060 12GB"
+    wizard.undo.click()
+    assert wizard.controls["preflight.target"].value == "" and "of 24.0 GiB" in wizard.header.value
+    wizard.controls["preflight.ram_gib"].value = 128
+    assert "of 24.0 GiB" in wizard.header.value, "a later edit does not bring the undone card back"
+
+
+def test_switching_to_an_image_model_drops_video_and_offloading_settings(wizard):
+    wizard.controls["model.arch"].value = "wan22_14b:t2v"
+    wizard.controls["model.layer_offloading"].value = True
+    wizard.controls["model.arch"].value = "flux"
+    job = wizard.state.job
+    assert not job.is_set("model.layer_offloading") or job.get("model.layer_offloading") is False
+    assert not job.is_set("datasets[].num_frames") or job.get("datasets[].num_frames") in (None, 1)
+
+
+def test_a_user_value_shows_what_the_wizard_would_choose(wizard):
+    wizard.controls["train.lr"].value = 5e-3
+    wizard.go("optimizer")
+    row = wizard._rows["train.lr"]
+    assert "Recommended: 0.0001" in row.note.value and row.apply.layout.display is None
+    wizard.go("review")
+    assert "train.lr" in wizard.review.comparison.value
+
+
+def test_importing_a_legacy_flag_job_keeps_its_model(wizard, tmp_path):
+    source = tmp_path / "lumina.yaml"
+    source.write_text("job: extension\nconfig:\n  name: l\n  process:\n    - type: sd_trainer\n"
+                      "      training_folder: output\n      model:\n        name_or_path: Alpha-VLLM/Lumina-Image-2.0\n"
+                      "        is_lumina2: true\n      train:\n        optimizer_params: {weight_decay: 0.0001, foo: 3}\n")
+    wizard.controls["import.path"].value = str(source)
+    wizard.preflight.import_button.click()
+    job = wizard.state.job
+    assert wizard.state.arch == "lumina2" and not job.is_set("model.arch")
+    assert job.get("train.optimizer_params") == {"weight_decay": 0.0001, "foo": 3}
+
+
+def test_a_bare_backend_arch_imports(wizard, tmp_path):
+    source = tmp_path / "wan.yaml"
+    source.write_text("job: extension\nconfig:\n  name: w\n  process:\n    - type: sd_trainer\n"
+                      "      training_folder: output\n      model: {name_or_path: x/y, arch: wan21}\n")
+    wizard.controls["import.path"].value = str(source)
+    wizard.preflight.import_button.click()
+    assert wizard.state.arch.startswith("wan21") and wizard.state.job.get("model.arch") == "wan21"

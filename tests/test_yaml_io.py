@@ -206,3 +206,31 @@ def test_any_job_round_trips(values):
     for path, value in values.items():
         job = job.set(path, value)
     assert load_job(dump_job(job)) == job
+
+
+def test_line_separators_in_strings_and_keys_survive(tmp_path):
+    job = job_model()().set("model.model_kwargs", {"a\u2028b": 1, "c": "x\x85y\u2029z"})
+    assert load_job(dump_job(job)) == job
+
+
+def test_save_refuses_a_folder_or_an_empty_name_and_keeps_the_file_mode(tmp_path):
+    job = load_job(JOBS / "flux_lora_24gb.yaml")
+    with pytest.raises(IsADirectoryError):
+        save_job(job, tmp_path)
+    with pytest.raises(IsADirectoryError):
+        save_job(job, str(tmp_path / "sub") + "/")
+    with pytest.raises(ValueError):
+        save_job(job, "  ")
+    umask = os.umask(0)
+    os.umask(umask)
+    target = save_job(job, tmp_path / "job.yaml")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask, "a new file gets the usual mode, not 0600"
+    target.chmod(0o640)
+    save_job(job, target, overwrite=True)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_home_relative_path_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "j.yaml").write_text("job: extension\n")
+    assert load_job("~/j.yaml").get("job") == "extension"

@@ -306,6 +306,9 @@ def read_inputs(job: Any, dataset: Any) -> Inputs:
     qte = _get(job, "model.quantize_te")
     x.quantize_te = x.quantize if qte is None else _bool(qte)
     offload = _bool(_get(job, "model.layer_offloading"))
+    if offload and spec is not None and not spec.supports_layer_offloading:
+        offload = False  # the trainer's model class for this arch has no offloading: nothing moves to RAM
+        x.notes.append(f"layer offloading is on, but {spec.label} does not support it: not counted")
     x.offload_tr = _num(_get(job, "model.layer_offloading_transformer_percent"), 1.0, 0, 1) if offload else 0.0
     offload_te = _num(_get(job, "model.layer_offloading_text_encoder_percent"), 1.0, 0, 1) if offload else 0.0
     unload_te = _bool(_get(job, "train.unload_text_encoder"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from fractions import Fraction
+from typing import Any, Callable, Mapping
 
 from .job import put
 
@@ -47,14 +48,30 @@ PROMPTS = {
 
 @dataclass
 class Draft:
-    """The job being built: setting path -> value, and path -> the sentence that justifies it."""
+    """The job being built: setting path -> value, and path -> the sentence that justifies it. ``locked`` holds the
+    user's values, which the job keeps as they are; :meth:`value` is what every derived choice reads."""
 
     values: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    locked: Mapping[str, Any] = field(default_factory=dict)
 
     def put(self, path: str, value: Any, why: str) -> None:
         self.values[path] = value
         self.reasons[path] = why
+
+    def value(self, path: str, chosen: Any = None, check: Callable[[Any], Any] | None = None) -> Any:
+        """The effective value of ``path``: the locked one when it is usable, else ``chosen`` (by default the value
+        written so far). ``check`` converts a locked value or returns None when it cannot be used (e.g.
+        :func:`positive_int`); without it any locked value but None is used as it is."""
+        if path in self.locked:
+            v = self.locked[path]
+            v = v if check is None or v is None else check(v)
+            if v is not None:
+                return v
+        return self.values.get(path) if chosen is None else chosen
+
+    def is_locked(self, path: str) -> bool:
+        return path in self.locked
 
     def data(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """Nested job data (``config.process[0]...``) from the flat paths, ``overrides`` applied last."""
@@ -64,6 +81,54 @@ class Draft:
         return out
 
 
+# ---- checks for locked values (None when the value cannot be used for arithmetic or as that kind) --------------
+def number(v: Any) -> float | int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def positive_int(v: Any) -> int | None:
+    """An integer ≥ 1 (2.0 and "4" count), else None."""
+    x = number(v)
+    if x is None or x < 1 or (isinstance(x, float) and not x.is_integer()):
+        return None
+    return int(x)
+
+
+def positive_float(v: Any) -> float | None:
+    """A finite number > 0, else None."""
+    x = number(v)
+    try:
+        return float(x) if x is not None and x > 0 else None
+    except OverflowError:
+        return None
+
+
+def boolean(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+def text(v: Any) -> str | None:
+    return v if isinstance(v, str) and v.strip() else None
+
+
+MAX_SIDE = 16_384  # a training size above this is not a size any model trains at (nor safe to square)
+
+
+def resolution_list(v: Any) -> list[int] | None:
+    """One size or a list of sizes, each a positive integer up to ``MAX_SIDE``; else None."""
+    items = v if isinstance(v, (list, tuple)) else [v]
+    sizes = [positive_int(x) for x in items]
+    return sizes if sizes and all(x is not None and x <= MAX_SIDE for x in sizes) else None
+
+
 # paths whose value is one item per list entry (``sample.samples[0..n].prompt``)
 PER_ITEM = {"sample.samples[].prompt"}
 
@@ -71,7 +136,7 @@ PER_ITEM = {"sample.samples[].prompt"}
 def put_path(data: dict[str, Any], path: str, value: Any) -> None:
     """Set ``path`` (a setting path, index 0 for list sections) inside nested job data."""
     if path in PER_ITEM:
-        for i, item in enumerate(value):
+        for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
             _put(data, path, item, i)
         return
     _put(data, path, value, 0)
@@ -138,7 +203,7 @@ def image_count(dataset: Any) -> tuple[int, str]:
 def accumulation(priority: str, batch: int, n: int) -> tuple[int, str]:
     target = EFFECTIVE_BATCH[priority]
     cap = max(1, n // MIN_UPDATES_PER_EPOCH)
-    ga = max(1, min(4, math.ceil(min(target, cap) / batch)))
+    ga = max(1, min(4, _ceil_div(min(target, cap), max(1, batch))))
     why = (f"Accumulation {ga}: an effective batch of {batch * ga} for '{priority}' (target {target}, at most "
            f"{cap} so {n} images still give ≥ {MIN_UPDATES_PER_EPOCH} updates per epoch); it costs no memory")
     return ga, why
@@ -148,14 +213,18 @@ def steps(intent: Any, n: int, n_why: str, repeats: int, batch: int, ga: int) ->
     epochs = EPOCHS[intent.training_type]
     factor = SPEED_EPOCH_FACTOR if intent.priority == "speed" else 1.0
     epochs = round(epochs * factor)
-    raw = math.ceil(n * repeats * epochs / (batch * ga))
-    value = max(MIN_STEPS, min(MAX_STEPS, math.ceil(raw / 50) * 50))
+    raw = _ceil_div(n * max(1, repeats) * epochs, max(1, batch) * max(1, ga))
+    value = max(MIN_STEPS, min(MAX_STEPS, _ceil_div(raw, 50) * 50))
     why = (f"Steps {value}: {n} images ({n_why}) x {repeats} repeat(s) x {epochs} epochs for a "
            f"{intent.training_type}{' (speed: x0.75)' if factor != 1 else ''} ÷ (batch {batch} x accumulation "
            f"{ga}) = {raw}, rounded up to 50")
-    if value != math.ceil(raw / 50) * 50:
+    if value != _ceil_div(raw, 50) * 50:
         why += f", kept within {MIN_STEPS}–{MAX_STEPS}"
     return value, why
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 # ---- optimizer --------------------------------------------------------------------------------------------------
@@ -180,14 +249,44 @@ def learning_rate(spec: Any, opt: str, network: str, rank: int) -> tuple[float, 
     return base, why + f" at rank {rank}"
 
 
-def scheduler(priority: str, lr: float, total: int) -> tuple[str, dict[str, Any], str]:
-    """Only schedules that construct in the trainer (it injects ``total_iters``): constant, cosine."""
-    if priority == "quality":
-        params = {"eta_min": lr / 10}
-        return "cosine", params, (f"Cosine decay from {lr:g} to {lr / 10:g} (eta_min) over the {total} steps: the "
-                                  "last steps refine at a low rate; 'cosine' is one of the schedules the trainer "
-                                  "builds without error")
-    return "constant", {}, f"Constant learning rate: the simplest schedule, and robust when the run is stopped early ({priority})"
+# the schedules the trainer builds itself (toolkit/scheduler.py), see _rules_config._TOOLKIT_SCHEDULERS
+TOOLKIT_SCHEDULERS = ("constant", "linear", "cosine", "cosine_with_restarts", "constant_with_warmup")
+LINEAR_END_FACTOR = 0.1  # linear decay to lr/10, the same floor as cosine's eta_min
+WARMUP_SHARE = 0.05  # constant_with_warmup: warm up over the first 5 % of the steps
+
+
+def scheduler(priority: str, lr: float, total: int, name: str | None = None
+              ) -> tuple[str, dict[str, Any], str, str]:
+    """The schedule, its ``lr_scheduler_params``, and the reasons for both. ``name`` (a locked schedule) gets the
+    params that schedule takes; otherwise only schedules that construct in the trainer (it injects
+    ``total_iters``) are chosen: constant, cosine."""
+    if name is None:
+        if priority == "quality":
+            name, why = "cosine", (f"Cosine decay from {lr:g} to {lr / 10:g} (eta_min) over the {total} steps: the "
+                                   "last steps refine at a low rate; 'cosine' is one of the schedules the trainer "
+                                   "builds without error")
+        else:
+            name, why = "constant", ("Constant learning rate: the simplest schedule, and robust when the run is "
+                                     f"stopped early ({priority})")
+    else:
+        why = f"Locked: you chose '{name}'"
+    params, p_why = scheduler_params(name, lr, total)
+    return name, params, why, p_why
+
+
+def scheduler_params(name: Any, lr: float, total: int) -> tuple[dict[str, Any], str]:
+    """``lr_scheduler_params`` that fit schedule ``name`` (each key one its constructor accepts)."""
+    if name in ("cosine", "cosine_with_restarts"):
+        return {"eta_min": lr / 10}, f"eta_min {lr / 10:g}: the floor the {name} schedule decays to (lr/10)"
+    if name == "linear":
+        return {"start_factor": 1.0, "end_factor": LINEAR_END_FACTOR}, (
+            f"start_factor 1.0, end_factor {LINEAR_END_FACTOR:g}: 'linear' is torch's LinearLR, which by default "
+            "ramps the rate up (1/3 -> 1); these make it decay from lr to lr/10")
+    if name == "constant_with_warmup":
+        warm = max(1, min(total - 1, round(total * WARMUP_SHARE))) if total > 1 else 1
+        return {"num_warmup_steps": warm}, (f"num_warmup_steps {warm}: the rate warms up over the first "
+                                            f"{WARMUP_SHARE:.0%} of the {total} steps")
+    return {}, ""  # constant takes none we need; an unknown schedule is the validator's to report
 
 
 # ---- data loading --------------------------------------------------------------------------------------------
@@ -231,7 +330,9 @@ def prefetch(profile: Any, folder: str) -> tuple[int, str]:
 
 # ---- saving and sampling -------------------------------------------------------------------------------------
 def cadence(total: int) -> int:
-    every = max(50, round(total / SAMPLE_ROUNDS / 50) * 50)
+    """About ``SAMPLE_ROUNDS`` rounds over ``total`` steps, in multiples of 50; always ≥ 1."""
+    total = max(1, total)
+    every = max(50, round(Fraction(total, SAMPLE_ROUNDS * 50)) * 50)
     return min(every, total)
 
 

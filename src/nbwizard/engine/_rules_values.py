@@ -200,11 +200,14 @@ def unknown_keys(ctx: Context) -> Iterator[Issue]:
                         f"'{u.key}' is not a setting ai-toolkit reads, so it is ignored and '{u.suggestion}' keeps "
                         f"its default. Did you mean '{u.suggestion}'?", index=index if "[]" in real else None, fix=fix)
         else:
-            also = f" ('{u.suggestion}' is already set)" if real else ""
+            also = (f"; '{u.suggestion}' is set to {ctx.get(real, index)!r}. Did you mean '{u.suggestion}'?"
+                    if real else ".")
+            move = _checked(ctx, Fix.of(f"Use it as '{u.suggestion}' (replacing {ctx.get(real, index)!r})",
+                                        (path, UNSET, index), (real, ctx.raw(path, index), index))) if real else None
             yield Issue("unknown-key", "warning", path or u.where,
-                        f"'{u.where}' is not a setting ai-toolkit reads; it will be ignored{also}.",
+                        f"'{u.where}' is not a setting ai-toolkit reads; it will be ignored{also}",
                         index=index if path and "[]" in path else None,
-                        fix=Fix.of(f"Remove '{u.key}'", (path, UNSET, index)) if path else None)
+                        fix=move or (Fix.of(f"Remove '{u.key}'", (path, UNSET, index)) if path else None))
 
 
 def _checked(ctx: Context, fix: Fix) -> Fix | None:
@@ -355,7 +358,18 @@ def sampling_conflicts(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Remove sample.prompts", ("sample.prompts", UNSET)))
 
 
+def quoted_numbers(ctx: Context) -> Iterator[Issue]:
+    """toolkit/config_modules.py reads numbers as written: a quoted ``lr: '1e-4'`` stays a string there and
+    fails when the optimizer compares it (the job model reads it as a number, and saving writes a number)."""
+    quoted = getattr(ctx.job, "quoted_numbers", None)
+    for path, index, text in quoted() if callable(quoted) else ():
+        yield Issue("quoted-number", "warning", path,
+                    f"The file writes this number as text ('{text}'): ai-toolkit would keep it as a string and "
+                    "fail when it computes with it. Saving from nbwizard writes it as a number.", index=index)
+
+
 RULES = (
     required_keys, enumerations, scheduler_and_sampler_names, list_choices, caption_ext, unknown_keys,
     trainer_flavour, no_effect_keys, training_numbers, dataset_numbers, resolutions, sampling_conflicts,
+    quoted_numbers,
 )

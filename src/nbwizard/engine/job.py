@@ -204,6 +204,10 @@ class JobBase(BaseModel):
         return type(self).model_validate(data)
 
     # -- keys the trainer does not read --------------------------------------------------------------------
+    def quoted_numbers(self) -> tuple[tuple[str, int, str], ...]:
+        """Number settings the loaded file wrote as text: (path, index, text). Saving writes them as numbers."""
+        return (self.__pydantic_private__ or {}).get("_quoted", ())
+
     def unknown_keys(self) -> list[UnknownKey]:
         """Every key the trainer ignores, with a did-you-mean where one is likely."""
         return list(_walk_unknown(self, "job", ""))
@@ -338,8 +342,12 @@ def _walk_paths(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any]) 
         path = f"{prefix}{key}"
         if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
             path = f"process.{key}"
-        if path in known and path not in sections:
-            yield path
+        if path in known and (path not in sections or known[path].kind == "free_dict"):
+            yield path  # a free-form dict counts as a whole: its unknown keys are the user's too
+        if path in sections and isinstance(value, dict):
+            yield from _walk_paths(value, f"{path}.", known)
+        elif path in known:
+            continue
         elif isinstance(value, dict):
             yield from _walk_paths(value, f"{path}.", known)
         elif isinstance(value, list) and f"{path}[]" in sections:

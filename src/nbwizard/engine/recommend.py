@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from . import _recommend_values as V
-from ._recommend_search import BATCH_CAP, Found, Mem, ladder, search
+from ._recommend_search import BATCH_CAP, Found, Lever, Mem, ladder, search
 from .intent import Intent
 from .job import JobBase, job_model
 from .models import ModelSpec, model_info
@@ -82,35 +82,35 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     locked = dict(locked or {})
     for path in locked:
         setting(path)  # KeyError with close matches for a path no setting describes
-    draft = V.Draft()
+    draft = V.Draft(locked=locked)
     te_cache_ok = _base(draft, spec, profile, intent, dataset)
     n, n_why = V.image_count(dataset)
     res, res_why = V.resolutions(spec, intent.priority, dataset)
-    locked_res = locked.get("datasets[].resolution")
     te_ok = te_cache_ok and not _locked_true(locked, "train.unload_text_encoder")
     start, levers = ladder(spec, profile, intent.priority, te_ok)
-    start = _replace(start, res=tuple(_as_list(locked_res) if locked_res else res),
-                     dop=intent.training_type in V.CLASS_WORDS and intent.priority != "speed",
-                     ema=start.ema)
-    if locked_res:
+    pin = _pinner(locked)
+    start = pin(_replace(start, res=tuple(draft.value("datasets[].resolution", res, V.resolution_list)),
+                         dop=intent.training_type in V.CLASS_WORDS and intent.priority != "speed", ema=start.ema))
+    if "datasets[].resolution" in locked:
         levers = [lv for lv in levers if lv.label != "lower resolution"]
+    levers = [_pinned(lv, pin) for lv in levers]  # a lever never moves a value the user locked
     evaluate = _evaluator(draft, spec, locked, profile, dataset, predictor)
-    lb = locked.get("train.batch_size")
+    lb = draft.value("train.batch_size", None, V.positive_int)  # None: not locked, or not a usable batch
     if profile.gpu is None:
-        pred = evaluate(start, int(lb or 1))
-        found = Found(start, int(lb or 1), pred, False, ((None, start, pred),), 1)
+        pred = evaluate(start, lb or 1)
+        found = Found(start, lb or 1, pred, False, ((None, start, pred),), 1)
     else:
-        found = search(start, levers, evaluate, intent.priority, int(lb) if lb else None, max_batch=n,
+        found = search(start, levers, evaluate, intent.priority, lb, max_batch=n,
                        ram_limit_gib=_ram_limit(profile))
         if found.prediction.verdict == "unknown" and intent.priority != "memory":
             # the model's sizes are unknown, so there is nothing to search against: take the cautious plan
             # (every memory saver that costs little quality) rather than the priority's most demanding one
             cautious, _ = ladder(spec, profile, "memory", te_ok)
-            cautious = _replace(cautious, res=start.res, dop=start.dop)
-            pred = evaluate(cautious, int(lb or 1))
-            found = Found(cautious, int(lb or 1), pred, False, ((None, cautious, pred),), found.tried + 1)
+            cautious = pin(_replace(cautious, res=start.res, dop=start.dop))
+            pred = evaluate(cautious, lb or 1)
+            found = Found(cautious, lb or 1, pred, False, ((None, cautious, pred),), found.tried + 1)
     _memory_reasons(draft, spec, found, start, res_why, intent)
-    _length(draft, intent, n, n_why, found.batch, locked)
+    _length(draft, intent, n, n_why, draft.value("train.batch_size", found.batch, V.positive_int))
     job = job_model().model_validate(draft.data({**_mem_paths(found.mem, spec, found.batch), **locked}))
     prediction = predictor(job, profile, dataset)
     ram_ok = prediction.ram_peak_gib is None or _ram_limit(profile) is None or \
@@ -153,30 +153,49 @@ def _base(d: V.Draft, spec: ModelSpec, profile: Any, intent: Intent, dataset: An
                  "sample.num_frames", "sample.fps"):
         if path in ui and (ui[path] not in ((), {}, None) or path.startswith("sample.")):
             d.put(path, ui[path], f"The trainer UI's value for {spec.label}")
-    # network
-    rank = int(ui.get("network.linear", 32))
+    # network: rank, alpha and the learning rate follow the user's rank / type when locked
+    d.put("network.type", "lora", "LoRA: the adapter every arch supports, small and easy to load elsewhere")
+    net = d.value("network.type", check=V.text)
+    rank = V.positive_int(ui.get("network.linear", 32)) or 32
     if intent.priority == "memory" and rank > 16:
         rank_why = f"Rank 16 for 'memory' (the UI's {rank} doubles the adapter, its gradients and optimizer states)"
         rank = 16
     else:
         rank_why = f"Rank {rank}: the trainer UI's value for {spec.label}"
-    d.put("network.type", "lora", "LoRA: the adapter every arch supports, small and easy to load elsewhere")
-    d.put("network.linear", rank, rank_why)
-    d.put("network.linear_alpha", rank, f"Alpha = rank ({rank}): scale 1, as the UI writes it")
+    # network.rank wins over network.linear in the trainer (NetworkConfig)
+    rank = d.value("network.rank", d.value("network.linear", rank, V.positive_int), V.positive_int)
+    if net == "lokr":
+        factor = d.value("network.lokr_factor", -1)
+        d.put("network.lokr_full_rank", True, "LoKr full rank (the UI's): the Kronecker factors are trained in full; "
+              "rank and alpha do not apply")
+        d.put("network.lokr_factor", -1, "lokr_factor -1: the trainer picks the factor from each layer's size")
+        lokr_why = f" (LoKr factor {factor})" if factor != -1 else ""
+        if d.is_locked("network.linear") or d.is_locked("network.rank"):
+            d.put("network.linear_alpha", rank, f"Alpha = your rank ({rank}), though full-rank LoKr ignores both")
+    else:
+        lokr_why = ""
+        d.put("network.linear", rank, rank_why)
+        d.put("network.linear_alpha", rank, f"Alpha = rank ({rank}): scale 1, as the UI writes it")
+    conv = d.value("network.conv", ui.get("network.conv") if "network.conv" not in spec.hidden_sections else None,
+                   V.positive_int)
     if "network.conv" not in spec.hidden_sections and "network.conv" in ui:
         d.put("network.conv", ui["network.conv"], f"Conv rank {ui['network.conv']}: {spec.label} has conv layers")
-        d.put("network.conv_alpha", ui["network.conv"], "Conv alpha = conv rank")
+    if V.positive_int(conv) and ("network.conv" in d.values or d.is_locked("network.conv")):
+        d.put("network.conv_alpha", conv, f"Conv alpha = conv rank ({conv})")
     # optimizer, schedule, noise
     opt, opt_why = V.optimizer(profile)
-    lr, lr_why = V.learning_rate(spec, opt, "lora", rank)
     d.put("train.optimizer", opt, opt_why)
+    opt = str(d.value("train.optimizer", check=V.text)).lower()
+    lr, lr_why = V.learning_rate(spec, opt, "lokr" if net == "lokr" else "lora", rank)
     d.put("train.optimizer_params", {"weight_decay": 1e-4}, "Light weight decay (1e-4), the UI's value")
-    d.put("train.lr", lr, lr_why)
+    d.put("train.lr", lr, lr_why + lokr_why)
     bf16 = profile.gpu is None or profile.gpu.bf16.value is not False
     dt = "bf16" if bf16 else "fp16"
     d.put("train.dtype", dt, "bf16: the precision these models were trained in" if bf16 else
           "fp16: this GPU has no bf16 (expect less stable training than on a bf16 card)")
-    d.put("save.dtype", "bf16" if bf16 else "fp16", "The adapter is saved in the training precision")
+    save_dt = d.value("train.dtype", check=V.text)
+    save_dt = save_dt if save_dt in ("bf16", "fp16", "float16", "bfloat16", "fp32", "float32") else dt
+    d.put("save.dtype", save_dt, "The adapter is saved in the training precision")
     d.put("save.save_format", "diffusers", "The format the trainer UI writes")
     sched = ui.get("train.noise_scheduler", "ddpm")
     if spec.flow_matching:
@@ -202,9 +221,12 @@ def _base(d: V.Draft, spec: ModelSpec, profile: Any, intent: Intent, dataset: An
     flip = intent.training_type in ("style", "concept")
     d.put("datasets[].flip_x", flip, "Mirrored copies add variety to a style or concept" if flip else
           f"No mirroring: a {intent.training_type} can be asymmetric (faces, text, logos)")
+    flip = d.value("datasets[].flip_x", flip, V.boolean)
     n, _ = V.image_count(dataset)
-    res_top = max(V.resolutions(spec, intent.priority, dataset)[0])
-    frames = int(ui.get("datasets[].num_frames", 1) or 1)
+    res_top = max(d.value("datasets[].resolution", V.resolutions(spec, intent.priority, dataset)[0],
+                          V.resolution_list))
+    frames = d.value("datasets[].num_frames", V.positive_int(ui.get("datasets[].num_frames", 1)) or 1,
+                     V.positive_int)
     cache = V.latent_cache_gib(spec, [res_top], n, flip, frames) * 3
     ram = profile.ram_available_gib.value if profile.ram_available_gib.known else None
     in_ram = ram is not None and cache < (0.05 if profile.unified_memory else 0.25) * ram
@@ -213,10 +235,12 @@ def _base(d: V.Draft, spec: ModelSpec, profile: Any, intent: Intent, dataset: An
         if in_ram else "Latents not held in RAM: " + (
             "RAM is not known" if ram is None else f"~{cache:.2f} GiB is too much of {ram:.0f} GiB "
             + ("(unified memory: RAM is GPU memory)" if profile.unified_memory else "available RAM"))))
+    in_ram = d.value("datasets[].cache_latents", in_ram, V.boolean)
     d.put("datasets[].cache_latents_to_disk", not in_ram, "Latents cached on disk: encoded once, the VAE leaves "
           "the GPU, and RAM stays free" if not in_ram else "In RAM instead of on disk")
     nw, nw_why = V.workers(profile)
     d.put("datasets[].num_workers", nw, nw_why)
+    nw = V.number(d.value("datasets[].num_workers", nw)) or 0
     if nw > 0:
         pf, pf_why = V.prefetch(profile, folder)
         d.put("datasets[].prefetch_factor", pf, pf_why)
@@ -225,30 +249,41 @@ def _base(d: V.Draft, spec: ModelSpec, profile: Any, intent: Intent, dataset: An
     # sampling and saving
     d.put("sample.seed", 42, "A fixed seed, so previews change only because the adapter does")
     d.put("sample.walk_seed", True, "Each prompt gets the next seed: more variety at the same cost")
-    d.put("sample.samples[].prompt", V.prompts(intent.training_type),
-          f"Prompts for a {intent.training_type}, each with [trigger] (replaced by the trigger word)")
+    if not d.is_locked("sample.prompts"):  # the trainer ignores the legacy prompt list once samples is set
+        d.put("sample.samples[].prompt", V.prompts(intent.training_type),
+              f"Prompts for a {intent.training_type}, each with [trigger] (replaced by the trigger word)")
     return spec.group != "instruction" and not any("control" in s for s in spec.additional_sections) \
         and "train.unload_text_encoder" not in spec.hidden_sections
 
 
-def _length(d: V.Draft, intent: Intent, n: int, n_why: str, batch: int, locked: Mapping[str, Any]) -> None:
+def _length(d: V.Draft, intent: Intent, n: int, n_why: str, batch: int) -> None:
+    """Accumulation, steps, schedule and cadences, computed from the effective (locked if usable) values."""
     ga, ga_why = V.accumulation(intent.priority, batch, n)
-    ga = int(locked.get("train.gradient_accumulation", ga))
+    legacy = d.value("train.gradient_accumulation_steps", None, V.positive_int)
+    if d.is_locked("train.gradient_accumulation_steps") and not d.is_locked("train.gradient_accumulation"):
+        # both > 1 / != 1 raise in the trainer: the user's legacy key carries the accumulation
+        ga, ga_why = 1, "Accumulation 1 here: the gradient_accumulation_steps you set carries the accumulation"
     d.put("train.gradient_accumulation", ga, ga_why)
-    repeats = int(locked.get("datasets[].num_repeats", 1))
+    ga = d.value("train.gradient_accumulation", ga, V.positive_int)
+    if ga == 1 and legacy:
+        ga = legacy
+    repeats = d.value("datasets[].num_repeats", 1, V.positive_int)
     total, why = V.steps(intent, n, n_why, repeats, batch, ga)
-    total = int(locked.get("train.steps", total))
     d.put("train.steps", total, why)
-    lr = float(locked.get("train.lr", d.values["train.lr"]))
-    name, params, s_why = V.scheduler(intent.priority, lr, total)
+    total = d.value("train.steps", total, V.positive_int)
+    lr = d.value("train.lr", check=V.positive_float)
+    locked_name = d.value("train.lr_scheduler", None, lambda v: v if isinstance(v, str) else None)
+    name, params, s_why, p_why = V.scheduler(intent.priority, lr, total, locked_name)
     d.put("train.lr_scheduler", name, s_why)
     if params:
-        d.put("train.lr_scheduler_params", params, "eta_min: the floor the cosine decays to")
+        d.put("train.lr_scheduler_params", params, p_why)
     every = V.cadence(total)
     d.put("sample.sample_every", every, f"Previews every {every} steps: about {V.SAMPLE_ROUNDS} rounds over "
                                         f"{total} steps")
-    d.put("save.save_every", every, "Checkpoints at the same steps as the previews, so each can be compared")
-    keep = min(V.DEFAULT_KEEP, max(1, total // every))
+    sample_every = d.value("sample.sample_every", every, V.positive_int)
+    d.put("save.save_every", sample_every, "Checkpoints at the same steps as the previews, so each can be compared")
+    save_every = d.value("save.save_every", sample_every, V.positive_int)
+    keep = min(V.DEFAULT_KEEP, max(1, total // save_every))
     d.put("save.max_step_saves_to_keep", keep, f"Keep the last {keep} checkpoints (LoRA files are small)")
 
 
@@ -373,6 +408,34 @@ def _why_not(profile: Any, f: Found, p: Any, spec: ModelSpec) -> str:
             f"{p.budget_gib:.1f} GiB")
 
 
+# ---- locked memory values -------------------------------------------------------------------------------------
+# Mem field -> the setting that fixes it (a bool setting; quantization and offloading are handled in _pinner)
+_PINNED_BOOLS = {"gc": "train.gradient_checkpointing", "te_quant": "model.quantize_te",
+                 "te_cache": "train.cache_text_embeddings", "low_vram": "model.low_vram",
+                 "dop": "train.diff_output_preservation", "ema": "train.ema_config.use_ema"}
+
+
+def _pinner(locked: Mapping[str, Any]) -> Callable[[Mem], Mem]:
+    """A function that sets a plan's fields to what the user locked, so the plan describes the job as it is."""
+    fixed: dict[str, Any] = {f: locked[p] for f, p in _PINNED_BOOLS.items() if isinstance(locked.get(p), bool)}
+    if locked.get("model.quantize") is False:
+        fixed["qtype"] = None
+    elif isinstance(locked.get("model.qtype"), str) and locked.get("model.quantize") is not False:
+        fixed["qtype"] = locked["model.qtype"]
+    if locked.get("model.layer_offloading") is False:
+        fixed["offload"] = 0.0
+    elif V.positive_float(locked.get("model.layer_offloading_transformer_percent")):
+        fixed["offload"] = V.positive_float(locked["model.layer_offloading_transformer_percent"])
+    return (lambda m: _replace(m, **fixed)) if fixed else (lambda m: m)
+
+
+def _pinned(lever: Lever, pin: Callable[[Mem], Mem]) -> Lever:
+    def apply(m: Mem) -> Mem | None:
+        nxt = lever.apply(m)
+        return None if nxt is None else pin(nxt)
+    return Lever(lever.label, apply)
+
+
 # ---- small helpers -----------------------------------------------------------------------------------------------
 def _replace(m: Mem, **kw: Any) -> Mem:
     from dataclasses import replace
@@ -382,10 +445,6 @@ def _replace(m: Mem, **kw: Any) -> Mem:
 def _ram_limit(profile: Any) -> float | None:
     """System RAM the run may use (None when unknown); the pool itself on unified memory."""
     return float(profile.ram_total_gib.value) if profile.ram_total_gib.known else None
-
-
-def _as_list(v: Any) -> list[int]:
-    return [int(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
 
 
 def _locked_true(locked: Mapping[str, Any], path: str) -> bool:

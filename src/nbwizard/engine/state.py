@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .intent import Intent
 from .job import JobBase, job_model
+from .settings import find_setting
 from .profile import SystemProfile
 
 
@@ -42,8 +43,8 @@ class WizardState:
 
     @property
     def locked(self) -> dict[str, Any]:
-        """The user's own values, as ``recommend`` takes them."""
-        return {path: self.job.get(path) for path in sorted(self.user_set)}
+        """The user's own values of settings the trainer reads, as ``recommend`` takes them."""
+        return {path: self.job.get(path) for path in sorted(self.user_set) if find_setting(path) is not None}
 
 
 def initial_state(profile: SystemProfile, intent: Intent | None = None, arch: str = "flux") -> WizardState:
@@ -53,9 +54,17 @@ def initial_state(profile: SystemProfile, intent: Intent | None = None, arch: st
 
 
 def imported_state(state: WizardState, job: JobBase) -> WizardState:
-    """``state`` with an imported job: every value the file sets counts as the user's own."""
-    arch = job.get("model.arch") or state.arch
-    return state.replace(job=job, arch=str(arch), user_set=frozenset(job.set_paths()))
+    """``state`` with an imported job: every value the file sets counts as the user's own.
+
+    The catalog model is the one the trainer will build (``model.arch``, a bare backend id such as ``wan21``,
+    or the legacy ``is_*`` flags). ``model.arch`` is kept as the file has it, written or not: the wizard never
+    adds an arch the file did not name (for an arch the catalog lacks, predictions say they cannot tell).
+    """
+    from .arch import arch_of
+
+    spec = arch_of(job)
+    arch = spec.arch if spec is not None else state.arch
+    return state.replace(job=job, arch=arch, user_set=frozenset(job.set_paths()) | {"model.arch"})
 
 
 # -- derived values ------------------------------------------------------------------------------------------
@@ -78,14 +87,20 @@ def apply_recommendation(state: WizardState, rec: Any) -> WizardState:
     """``state`` with every recommended value that is not the user's own; unknown keys stay as they were."""
     if not state.job.set_paths():
         return state.replace(job=rec.job.with_values(state.locked))
-    values = {path: rec.job.get(path) for path in rec.reasons if path not in state.user_set}
+    # a path stays the user's when they set it or any key inside it (a free-form dict keeps its unknown keys)
+    values = {path: rec.job.get(path) for path in rec.reasons if path not in state.user_set
+              and not any(u.startswith(path + ".") for u in state.user_set)}
     changed = {p: v for p, v in values.items() if state.job.get(p) != v or not state.job.is_set(p)}
     return state.replace(job=state.job.with_values(changed)) if changed else state
 
 
 @dataclass(frozen=True)
 class Derived:
-    """What the views show: the recommendation, the prediction, the validation report."""
+    """What the views show: the recommendation, the prediction, the validation report.
+
+    ``recommendation`` is the one the job follows, except that for each of the user's own values it carries
+    what the wizard would choose on its own (value and reason): that is the suggestion shown beside them.
+    """
 
     recommendation: Any
     prediction: Any
@@ -96,10 +111,23 @@ def derive(state: WizardState) -> Derived:
     from .predict import predict
     from .validate import validate
 
-    rec = recommend_for(state)
+    rec = suggestions(state)
     prediction = predict(state.job, state.profile, dataset=state.dataset)
     report = validate(state.job, state.profile, trainer=state.trainer, dataset=state.dataset, prediction=prediction)
     return Derived(rec, prediction, report)
+
+
+def suggestions(state: WizardState) -> Any:
+    """The recommendation around the user's values, with the free choice (no value locked) for each of them."""
+    rec = recommend_for(state)
+    if not state.user_set:
+        return rec
+    free = recommend_for(state.replace(user_set=frozenset()))
+    mine = {p: free.reasons[p] for p in state.user_set if p in free.reasons}
+    if not mine:
+        return rec
+    return dataclasses.replace(rec, reasons={**rec.reasons, **mine},
+                               job=rec.job.with_values({p: r.value for p, r in mine.items()}))
 
 
 class _Key:
@@ -176,8 +204,12 @@ class History:
 
 def state_summary(state: WizardState) -> Mapping[str, Any]:
     """Plain data describing the state (for templates)."""
+    profile = state.profile
+    gpu = profile.gpu
     return {
         "job": state.job.to_dict(), "intent": dataclasses.asdict(state.intent), "arch": state.arch,
-        "trainer": state.trainer, "user_set": sorted(state.user_set), "target": state.profile.target,
-        "reserve_gib": state.profile.reserve_gib,
+        "trainer": state.trainer, "user_set": sorted(state.user_set), "target": profile.target,
+        "reserve_gib": profile.reserve_gib,
+        "ram_gib": profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else None,
+        "vram_gib": gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" else None,
     }

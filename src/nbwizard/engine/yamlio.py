@@ -107,15 +107,33 @@ def load_job(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobBase:
     if not isinstance(data, dict):
         raise JobError(f"a job file holds a mapping (job:, config:, meta:), not {type(data).__name__}", line=1)
     try:
-        return job_model().model_validate(data)
+        job = job_model().model_validate(data)
     except ValidationError as exc:
         raise JobError("invalid job", problems=_problems(exc.errors(), lines)) from None
+    quoted = tuple(_quoted_numbers(data))
+    if quoted:
+        job.__pydantic_private__ = {**(job.__pydantic_private__ or {}), "_quoted": quoted}
+    return job
+
+
+def _quoted_numbers(data: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
+    """(setting path, list index, text) of every number setting the file writes as text: ai-toolkit keeps
+    such values as strings (and fails when it computes with them); the job model reads them as numbers."""
+    from .job import _written_values
+
+    processes = (data.get("config") or {}).get("process") if isinstance(data.get("config"), dict) else None
+    if not (isinstance(processes, list) and processes and isinstance(processes[0], dict)):
+        return
+    for path, value in _written_values(data):
+        known = find_setting(path)
+        if isinstance(value, str) and known is not None and known.type.split("|")[0] in ("int", "float"):
+            yield path, 0, value
 
 
 def _read_text(source: str | os.PathLike[str]) -> str:
     if isinstance(source, str) and ("\n" in source or ":" in source.split("/")[0] or not source.strip()):
         return source
-    path = Path(source)
+    path = Path(source).expanduser()
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -230,7 +248,7 @@ def _emit_mapping(data: Mapping[str, Any], indent: int, section: str, comments: 
             item_section = child + "[]" if not child.endswith("[]") and child != "process" else child
             for item in value:
                 yield from _emit_mapping(item, indent + 4, item_section, comments, first_prefix=pad + "  - ")
-        elif isinstance(value, list) and any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in value):
+        elif isinstance(value, list) and any(isinstance(v, str) and _LINE_BREAKS.intersection(v) for v in value):
             yield f"{lead}{label}:{note}\n"  # multi-line strings: one quoted item per line
             yield from (f"{pad}  - {_scalar(v)}\n" for v in value)
         else:
@@ -280,6 +298,8 @@ _SECTION_NOTES = {
 }
 
 
+# characters a YAML reader treats as line breaks: strings holding one are written double-quoted (escaped)
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
 _PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
 _SPECIAL_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
 
@@ -298,7 +318,7 @@ def _scalar(value: Any) -> str:
         return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _SPECIAL_WORDS:
         return value
-    style = '"' if isinstance(value, str) and ("\n" in value or "\r" in value) else None
+    style = '"' if isinstance(value, str) and _LINE_BREAKS.intersection(value) else None
     text = yaml.dump(value, Dumper=_Dumper, default_style=style, default_flow_style=True, width=math.inf,
                      allow_unicode=True).strip()
     return text[:-4].rstrip() if text.endswith("\n...") else text
@@ -312,13 +332,19 @@ def save_job(job: JobBase, path: str | os.PathLike[str], overwrite: bool = False
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
-    target = Path(path).expanduser()
+    raw = os.fspath(path)
+    if not raw.strip():
+        raise ValueError("no file name given")
+    target = Path(raw).expanduser()
+    if raw.endswith(("/", os.sep)) or target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder: add a file name such as {target / 'job.yaml'}")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     text = dump_job(job, comments=comments)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp, _file_mode(target))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -332,6 +358,16 @@ def save_job(job: JobBase, path: str | os.PathLike[str], overwrite: bool = False
             os.unlink(tmp)
         raise
     return target
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a replaced file had, else what the umask gives a new file (mkstemp alone makes it 0600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _place_new(tmp: str, target: Path) -> None:

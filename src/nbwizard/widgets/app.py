@@ -49,6 +49,7 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
             method(self, *args, **kwargs)
         except Exception as exc:  # a callback has no caller to raise to: show it instead
             log.exception("wizard callback %s failed", method.__name__)
+            self._resync()
             self.status.value = (f"<p class='nbw-bad' role='alert'>✗ Something went wrong: "
                                  f"{html.escape(str(exc) or type(exc).__name__)}. Your settings are unchanged.</p>")
 
@@ -219,15 +220,26 @@ class Wizard(w.VBox):
         except ValueError as exc:
             row = self._rows[path]
             row.show(self.state.job.get(path))
-            row.show_error(_first_line(exc))
+            row.show_error(_refusal(exc))
             return
         self._push(state)
 
     def _change_arch(self, arch: str) -> None:
-        model_info(arch)  # unknown arch -> error shown by the guard
-        # the model's own defaults replace what was set for the previous model
-        model_paths = {p for p in self.state.user_set if p.startswith("model.") or p.startswith("sample.")}
-        self._push(self.state.replace(arch=arch, user_set=self.state.user_set - model_paths - {"model.arch"}))
+        spec = model_info(arch)  # unknown arch -> error shown by the guard
+        state = self.state
+        # the new model's own defaults replace what was set for the previous one, and settings the new model
+        # has no use for (frames on an image model, offloading where it has none) leave the job
+        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
+        unusable = {p for p in _GATED if p not in allowed}
+        if not spec.supports_layer_offloading:
+            unusable |= {"model.layer_offloading", "model.layer_offloading_transformer_percent",
+                         "model.layer_offloading_text_encoder_percent"}
+        job = state.job
+        for path in sorted(unusable):
+            if job.is_set(path):
+                job = job.unset(path)
+        model_paths = {p for p in state.user_set if p.startswith(("model.", "sample."))}
+        self._push(state.replace(arch=arch, job=job, user_set=state.user_set - model_paths - unusable))
 
     @_guarded
     def _apply_recommended(self, path: str) -> None:
@@ -327,6 +339,10 @@ class Wizard(w.VBox):
             self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
             return
         profile = self._detected.with_target(data["target"]) if data.get("target") else self._detected
+        for field, key in (("ram_total_gib", "ram_gib"), ("gpu.memory_total_gib", "vram_gib"),
+                           ("reserve_gib", "reserve_gib")):
+            if data.get(key) and (field != "gpu.memory_total_gib" or profile.gpus):
+                profile = profile.override(field, float(data[key]))
         state = self.state.replace(job=job, intent=intent, arch=str(data.get("arch") or self.state.arch),
                                    trainer=str(data.get("trainer") or "upstream"), profile=profile,
                                    user_set=frozenset(data.get("user_set") or ()))
@@ -385,8 +401,8 @@ class Wizard(w.VBox):
     @_guarded
     def _fix(self, issue: Any) -> None:
         job = apply_fix(self.state.job, issue.fix)
-        self._push(self.state.replace(job=job, user_set=self.state.user_set | set(job.set_paths()) & {
-            p for p, *_ in issue.fix.patch}))
+        # the fixed paths (set or removed) are the user's decision now: recommendations leave them alone
+        self._push(self.state.replace(job=job, user_set=self.state.user_set | {p for p, *_ in issue.fix.patch}))
 
     # -- rendering ------------------------------------------------------------------------------------------
     def _spec(self) -> Any:
@@ -449,6 +465,24 @@ class Wizard(w.VBox):
         pf.training_type.value, pf.priority.value, pf.experience.value = (
             state.intent.training_type, state.intent.priority, state.intent.experience)
         pf.trainer.value = state.trainer
+        # the hardware overrides show what the profile holds (after undo, a template, a reset...)
+        profile = state.profile
+        pf.target.value = profile.target if profile.target in {v for _, v in pf.target.options} else ""
+        pf.reserve.value = profile.reserve_gib
+        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else 0.0
+        gpu = profile.gpu
+        pf.vram.value = gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" \
+            else 0.0
+
+    def _resync(self) -> None:
+        """After a failed change, show the state's values again in every control that may have kept the input."""
+        self._version += 1
+        for row in self._rows.values():
+            row.forget()
+        try:
+            self._refresh_rows(self._page_rows(self.page))
+        except Exception:  # the failure is already being reported; never hide it behind a second one
+            log.exception("could not restore the controls after a failed change")
 
     def _page_rows(self, page: str) -> list[SettingControl]:
         """The rows a page shows (review shows every step's common rows inline)."""
@@ -539,8 +573,14 @@ def render_value(value: Any) -> str:
     return _scalar(value)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+def _refusal(exc: Exception) -> str:
+    """Why a typed value was refused, in words (pydantic's own text without its location and links)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        wanted = sorted({e["msg"].removeprefix("Input should be ").rstrip(".") for e in exc.errors()})
+        return f"not a valid value: it should be {' or '.join(wanted)}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 __all__ = ["Wizard", "settings", "setting"]

@@ -94,6 +94,10 @@ class SettingControl:
         finally:
             self._quiet = False
 
+    def forget(self) -> None:
+        """Forget what was last shown, so the next ``show`` writes the widget even for an equal value."""
+        self._shown = object()
+
     def _to_widget(self, value: Any) -> Any:
         inp = self.input
         if isinstance(inp, w.Checkbox):
@@ -129,7 +133,10 @@ class SettingControl:
         if self.setting.type == "str|null":
             return text or None
         if not text:
-            return None
+            kinds = self.setting.type.split("|")
+            if "null" in kinds or not kinds[0].startswith(("dict", "list")):
+                return None
+            return {} if kinds[0] == "dict" else []  # a cleared list / dict stays one: the trainer calls .get()
         try:
             return yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
