@@ -1,62 +1,32 @@
 """``Wizard``: the whole app as one widget — a thin view over :mod:`nbwizard.engine.state`.
 
 Every user change goes through one path: make a new state (the engine validates it), recommend around the
-user's own values, push it on the history, render. Rendering writes only values, notes and visibility into
-widgets built once; it never marks anything as the user's. A failing callback shows its message in the advisor
-and keeps the last good state.
+user's own values, derive, and only then keep it and render. A failing callback shows its message and keeps the
+last good state. Rendering lives in :mod:`.view`, file and data actions in :mod:`.actions`.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import html
-import logging
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as w
 
-from ..engine import templates
-from ..engine.advisor import advise, compare
-from ..engine.dataset import DatasetError, analyze_dataset
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
 from ..engine.models import model_info, models
-from ..engine.settings import STEPS, Setting, setting, settings
-from ..engine.state import (Derived, History, WizardState, apply_recommendation, derive, imported_state,
-                            initial_state, recommend_for, state_summary)
-from ..engine.validate import apply_fix
-from ..engine.yamlio import JobError, dump_job, load_job, save_job
+from ..engine.settings import STEPS, Setting
+from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
 from . import render
+from .actions import FileActions
 from .controls import SettingControl
+from .guard import _guarded
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
-from .preflight import hardware_html
-
-log = logging.getLogger("nbwizard")
-
-# settings a model must list in its additional sections to be shown (video frames, audio, control images...)
-_GATED = {path.replace("datasets.", "datasets[].") for m in models() for path in m.additional_sections}
+from .view import GATED, Renderer, setting_title
 
 
-def _guarded(method: Callable[..., None]) -> Callable[..., None]:
-    """Run a callback; on failure log it, say so in the wizard, and keep the last good state."""
-
-    @functools.wraps(method)
-    def run(self: "Wizard", *args: Any, **kwargs: Any) -> None:
-        try:
-            method(self, *args, **kwargs)
-        except Exception as exc:  # a callback has no caller to raise to: show it instead
-            log.exception("wizard callback %s failed", method.__name__)
-            self._resync()
-            self.status.value = (f"<p class='nbw-bad' role='alert'>✗ Something went wrong: "
-                                 f"{html.escape(str(exc) or type(exc).__name__)}. Your settings are unchanged.</p>")
-
-    return run
-
-
-class Wizard(w.VBox):
+class Wizard(FileActions, Renderer, w.VBox):
     """The configuration wizard. ``controls`` maps each setting path (and each pre-flight field) to its widget."""
 
     def __init__(self, profile: Any = None, *, intent: Intent | None = None, arch: str = "flux",
@@ -230,7 +200,7 @@ class Wizard(w.VBox):
         # the new model's own defaults replace what was set for the previous one, and settings the new model
         # has no use for (frames on an image model, offloading where it has none) leave the job
         allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
-        unusable = {p for p in _GATED if p not in allowed}
+        unusable = {p for p in GATED if p not in allowed}
         if not spec.supports_layer_offloading:
             unusable |= {"model.layer_offloading", "model.layer_offloading_transformer_percent",
                          "model.layer_offloading_text_encoder_percent"}
@@ -290,287 +260,12 @@ class Wizard(w.VBox):
         self.status.value = ("<p>The wizard is closed. Run the cell again to reopen it; "
                              "<code>wizard.state.job</code> still holds your job.</p>")
 
-    # -- dataset, templates, import, save --------------------------------------------------------------------
-    @_guarded
-    def _analyze(self) -> None:
-        tools, job = self.dataset_tools, self.state.job
-        tools.progress.layout.display = None
-
-        def progress(done: int, total: int) -> None:
-            tools.progress.max = max(total, 1)
-            tools.progress.value = done
-
-        try:
-            info = analyze_dataset(job.get("datasets[].folder_path") or "", progress,
-                                   caption_ext=str(job.get("datasets[].caption_ext") or "txt").lstrip("."),
-                                   trigger_word=job.get("process.trigger_word"))
-        except DatasetError as exc:
-            tools.result.value = f"<p class='nbw-bad' role='alert'>✗ {html.escape(str(exc))}</p>"
-            return
-        finally:
-            tools.progress.layout.display = "none"
-        tools.result.value = render.dataset_report(info)
-        self._push(self.state.replace(dataset=info))
-
-    def _refresh_templates(self) -> None:
-        names = templates.list_templates(self._config_dir)
-        self.preflight.template_pick.options = names
-        self.preflight.template_pick.value = names[0] if names else None
-
-    @_guarded
-    def _save_template(self) -> None:
-        name = self.preflight.template_name.value.strip()
-        try:
-            templates.save_template(name, state_summary(self.state), self._config_dir)
-        except (templates.TemplateError, FileExistsError) as exc:
-            self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
-            return
-        self._refresh_templates()
-        self.preflight.message.value = f"<p class='nbw-ok'>✓ Saved template “{html.escape(name)}”.</p>"
-
-    @_guarded
-    def _load_template(self) -> None:
-        name = self.preflight.template_pick.value
-        try:
-            data = templates.load_template(name or "", self._config_dir)
-            job = load_job(data["job"])
-            intent = Intent(**data.get("intent", {}))
-        except (templates.TemplateError, JobError, TypeError, ValueError) as exc:
-            self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
-            return
-        profile = self._detected.with_target(data["target"]) if data.get("target") else self._detected
-        for field, key in (("ram_total_gib", "ram_gib"), ("gpu.memory_total_gib", "vram_gib"),
-                           ("reserve_gib", "reserve_gib")):
-            if data.get(key) and (field != "gpu.memory_total_gib" or profile.gpus):
-                profile = profile.override(field, float(data[key]))
-        state = self.state.replace(job=job, intent=intent, arch=str(data.get("arch") or self.state.arch),
-                                   trainer=str(data.get("trainer") or "upstream"), profile=profile,
-                                   user_set=frozenset(data.get("user_set") or ()))
-        self._push(state)
-        self.preflight.message.value = f"<p class='nbw-ok'>✓ Loaded template “{html.escape(name)}”.</p>"
-
-    @_guarded
-    def _delete_template(self) -> None:
-        name = self.preflight.template_pick.value
-        if name:
-            templates.delete_template(name, self._config_dir)
-            self._refresh_templates()
-            self.preflight.message.value = f"<p>Deleted template “{html.escape(name)}”.</p>"
-
-    @_guarded
-    def _import(self, source: Any) -> None:
-        try:
-            job = load_job(source)
-        except JobError as exc:
-            self.preflight.message.value = ("<p class='nbw-bad' role='alert'>✗ Could not import: "
-                                            f"{html.escape(str(exc))}</p>")
-            return
-        self._push(imported_state(self.state, job))
-        unknown = job.unknown_keys()
-        kept = "".join(f"<li><code>{html.escape(u.where)}</code>" + (
-            f" — did you mean <code>{html.escape(u.suggestion)}</code>?" if u.suggestion else "") + "</li>"
-            for u in unknown)
-        self.preflight.message.value = (
-            f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings.</p>"
-            + (f"<p>Kept as written, but ai-toolkit does not read them:</p><ul>{kept}</ul>" if unknown else ""))
-
-    def _uploaded(self, change: dict[str, Any]) -> None:
-        files = change["new"]
-        if files:
-            content = files[0]["content"]
-            self._import(bytes(content).decode("utf-8", errors="replace"))
-
-    @_guarded
-    def _save(self) -> None:
-        report = self._derived.report if self._derived else None
-        if report is not None and not report.ok:
-            self.review.message.value = ("<p class='nbw-bad' role='alert'>✗ Fix the errors above first: "
-                                         "a job with errors would fail in the trainer.</p>")
-            return
-        try:
-            path = save_job(self.state.job, self.review.save_path.value, overwrite=self.review.overwrite.value)
-        except FileExistsError:
-            self.review.message.value = ("<p class='nbw-warn' role='alert'>⚠ That file exists. Tick “Replace the "
-                                         "file if it exists” to overwrite it, or choose another name.</p>")
-            return
-        except OSError as exc:
-            self.review.message.value = f"<p class='nbw-bad' role='alert'>✗ Could not save: {html.escape(str(exc))}</p>"
-            return
-        self.review.message.value = f"<p class='nbw-ok' id='nbw-saved'>✓ Saved {html.escape(str(path))}</p>"
-
-    @_guarded
-    def _fix(self, issue: Any) -> None:
-        job = apply_fix(self.state.job, issue.fix)
-        # the fixed paths (set or removed) are the user's decision now: recommendations leave them alone
-        self._push(self.state.replace(job=job, user_set=self.state.user_set | {p for p, *_ in issue.fix.patch}))
-
-    # -- rendering ------------------------------------------------------------------------------------------
-    def _spec(self) -> Any:
-        return model_info(self.state.arch)
-
     def _render(self, derived: Derived | None = None) -> None:
         self._rendering = True
         try:
             self._render_all(derived or derive(self.state))
         finally:
             self._rendering = False
-
-    def _render_all(self, derived: Derived) -> None:
-        state = self.state
-        self._derived = derived
-        spec = self._spec()
-        pages = self.pages
-        self._page = min(self._page, len(pages) - 1)
-        page = pages[self._page]
-        self.stack.selected_index = list(self._page_boxes).index(page)
-        self._render_progress(pages)
-        self.back.disabled = self._page == 0
-        self.next.layout.display = "none" if page == "review" else None
-        self.next.description = "Review" if self._page == len(pages) - 2 else "Next"
-        self.undo.disabled = not self._history.can_undo
-        self.redo.disabled = not self._history.can_redo
-        self._render_preflight(state)
-        self._version += 1
-        self._refresh_rows(self._page_rows(page))
-        job = state.job
-        self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
-                                          derived.prediction, derived.report)
-        advice = advise(job, state.profile, state.intent, page, recommendation=derived.recommendation,
-                        report=derived.report, prediction=derived.prediction)
-        title = "Pre-flight" if page == "preflight" else "Review" if page == "review" else setting_title(page)
-        self.advisor.value = render.advisor(advice, title)
-        if page == "review":
-            self._render_review(state, derived)
-        self.status.value = ""
-
-    def _render_progress(self, pages: list[str]) -> None:
-        buttons = list(self.progress.children)
-        if [b.tooltip for b in buttons] != pages:
-            buttons = []
-            for n, page in enumerate(pages):
-                b = w.Button(description=f"{n}. {setting_title(page)}" if n else "Pre-flight", tooltip=page,
-                             layout=w.Layout(width="auto"))
-                b.on_click(functools.partial(lambda p, _: self.go(p), page))
-                buttons.append(b)
-            self.progress.children = buttons
-        for n, b in enumerate(buttons):
-            b.disabled = n not in self._visited and n != self._page + 1
-            b.button_style = "info" if n == self._page else ""
-            b.description = ("▶ " if n == self._page else "✓ " if n in self._visited else "") + (
-                f"{n}. {setting_title(b.tooltip)}" if n else "Pre-flight")
-
-    def _render_preflight(self, state: WizardState) -> None:
-        self.preflight.hardware.value = hardware_html(state.profile)
-        pf = self.preflight
-        pf.training_type.value, pf.priority.value, pf.experience.value = (
-            state.intent.training_type, state.intent.priority, state.intent.experience)
-        pf.trainer.value = state.trainer
-        # the hardware overrides show what the profile holds (after undo, a template, a reset...)
-        profile = state.profile
-        pf.target.value = profile.target if profile.target in {v for _, v in pf.target.options} else ""
-        pf.reserve.value = profile.reserve_gib
-        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else 0.0
-        gpu = profile.gpu
-        pf.vram.value = gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" \
-            else 0.0
-
-    def _resync(self) -> None:
-        """After a failed change, show the state's values again in every control that may have kept the input."""
-        self._version += 1
-        for row in self._rows.values():
-            row.forget()
-        try:
-            self._refresh_rows(self._page_rows(self.page))
-        except Exception:  # the failure is already being reported; never hide it behind a second one
-            log.exception("could not restore the controls after a failed change")
-
-    def _page_rows(self, page: str) -> list[SettingControl]:
-        """The rows a page shows (review shows every step's common rows inline)."""
-        if page == "review":
-            self.review.fill_inline([(p.step.title, w.VBox([r.box for r in p.build()]))
-                                     for p in self._step_pages.values()])
-            return [r for p in self._step_pages.values() for r in p.rows]
-        step = self._step_pages.get(page)
-        return [*step.build(), *step.more_rows] if step else []
-
-    def _refresh_rows(self, rows: Any) -> None:
-        """Bring ``rows`` up to the current state; rows not on screen are refreshed when they are shown."""
-        stale = [r for r in rows if self._row_version.get(r.setting.path) != self._version]
-        if stale and self._derived is not None:
-            was, self._rendering = self._rendering, True
-            try:
-                self._render_rows(self.state, self._derived, self._spec(), stale)
-            finally:
-                self._rendering = was
-
-    def _render_rows(self, state: WizardState, derived: Derived, spec: Any, rows: list[SettingControl]) -> None:
-        job, rec = state.job, derived.recommendation
-        hidden = set(spec.hidden_sections)
-        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
-        issues: dict[str, list[Any]] = {}
-        for issue in derived.report.issues:
-            issues.setdefault(issue.field, []).append(issue)
-        for row in rows:
-            s, path = row.setting, row.setting.path
-            self._row_version[path] = self._version
-            visible = state.trainer in s.trainers and path not in hidden and (path not in _GATED or path in allowed)
-            row.box.layout.display = None if visible else "none"
-            if path == "model.arch":
-                row.show(state.arch)
-            else:
-                row.show(job.get(path))
-            notes, show_apply = [], False
-            reason = rec.reasons.get(path) if rec is not None else None
-            if reason is not None and path in state.user_set and job.get(path) != reason.value:
-                notes.append(f"<span class='nbw-note'>Recommended: {html.escape(render_value(reason.value))} — "
-                             f"{html.escape(reason.why)}</span>")
-                show_apply = True
-            for issue in issues.get(path, ()):
-                mark, word, cls = render.SEVERITY_WORDS[issue.severity]
-                notes.append(f"<span class='{cls}'>{mark} {word}: {html.escape(issue.message)}</span>")
-            row.set_note("<br>".join(notes), show_apply)
-
-    def _render_review(self, state: WizardState, derived: Derived) -> None:
-        rv = self.review
-        rows = []
-        for issue in derived.report.issues:
-            mark, word, cls = render.SEVERITY_WORDS[issue.severity]
-            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(issue.field)}</code>: "
-                          f"{html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
-            if issue.fix is not None:
-                b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto"))
-                b.on_click(functools.partial(lambda i, _: self._fix(i), issue))
-                rows.append(w.HBox([text, b]))
-            else:
-                rows.append(w.HBox([text]))
-        rv.report.children = rows or [w.HTML("<p class='nbw-ok'>✓ No problems found.</p>")]
-        rv.prediction.value = render.vram_bar(derived.prediction) + render.prediction_lines(derived.prediction)
-        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended]
-        rv.comparison.value = render.table(
-            ["Setting", "Yours", "Recommended", "Why", "Matters"],
-            [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
-             for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
-        text = dump_job(state.job)
-        rv.yaml.value = render.yaml_preview(text)
-        blocked = not derived.report.ok
-        rv.save.disabled = blocked
-        name = html.escape(Path(rv.save_path.value or "job.yaml").name)
-        data = base64.b64encode(text.encode()).decode()
-        copy_js = "navigator.clipboard.writeText(document.getElementById('nbw-yaml').innerText)"
-        rv.download.value = ("<p class='nbw-bad'>✗ Saving and downloading are blocked until the errors are fixed.</p>"
-                             if blocked else
-                             f"<a download='{name}' href='data:text/yaml;base64,{data}'>⬇ Download {name}</a> "
-                             f"&nbsp; <button onclick=\"{copy_js}\">Copy YAML</button>")
-
-
-def setting_title(page: str) -> str:
-    return {s.id: s.title for s in STEPS}.get(page, page.capitalize())
-
-
-def render_value(value: Any) -> str:
-    from ..engine.yamlio import _scalar
-
-    return _scalar(value)
 
 
 def _refusal(exc: Exception) -> str:
@@ -584,3 +279,6 @@ def _refusal(exc: Exception) -> str:
 
 
 __all__ = ["Wizard", "settings", "setting"]
+
+
+__all__ = ["Wizard", "setting_title"]

@@ -1,0 +1,132 @@
+"""The wizard's actions on files and data: analyse a dataset, templates, import, save, apply a fix."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ..engine import templates
+from ..engine.dataset import DatasetError, analyze_dataset
+from ..engine.intent import Intent
+from ..engine.state import imported_state, state_summary
+from ..engine.validate import apply_fix
+from ..engine.yamlio import JobError, load_job, save_job
+from . import render
+from .guard import _guarded
+
+
+class FileActions:
+    """Mixin of :class:`~nbwizard.widgets.app.Wizard`: what its buttons do with folders and files."""
+
+    @_guarded
+    def _analyze(self) -> None:
+        tools, job = self.dataset_tools, self.state.job
+        tools.progress.layout.display = None
+
+        def progress(done: int, total: int) -> None:
+            tools.progress.max = max(total, 1)
+            tools.progress.value = done
+
+        try:
+            info = analyze_dataset(job.get("datasets[].folder_path") or "", progress,
+                                   caption_ext=str(job.get("datasets[].caption_ext") or "txt").lstrip("."),
+                                   trigger_word=job.get("process.trigger_word"))
+        except DatasetError as exc:
+            tools.result.value = f"<p class='nbw-bad' role='alert'>✗ {html.escape(str(exc))}</p>"
+            return
+        finally:
+            tools.progress.layout.display = "none"
+        tools.result.value = render.dataset_report(info)
+        self._push(self.state.replace(dataset=info))
+
+    def _refresh_templates(self) -> None:
+        names = templates.list_templates(self._config_dir)
+        self.preflight.template_pick.options = names
+        self.preflight.template_pick.value = names[0] if names else None
+
+    @_guarded
+    def _save_template(self) -> None:
+        name = self.preflight.template_name.value.strip()
+        try:
+            templates.save_template(name, state_summary(self.state), self._config_dir)
+        except (templates.TemplateError, FileExistsError) as exc:
+            self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
+            return
+        self._refresh_templates()
+        self.preflight.message.value = f"<p class='nbw-ok'>✓ Saved template “{html.escape(name)}”.</p>"
+
+    @_guarded
+    def _load_template(self) -> None:
+        name = self.preflight.template_pick.value
+        try:
+            data = templates.load_template(name or "", self._config_dir)
+            job = load_job(data["job"])
+            intent = Intent(**data.get("intent", {}))
+        except (templates.TemplateError, JobError, TypeError, ValueError) as exc:
+            self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
+            return
+        profile = self._detected.with_target(data["target"]) if data.get("target") else self._detected
+        for field, key in (("ram_total_gib", "ram_gib"), ("gpu.memory_total_gib", "vram_gib"),
+                           ("reserve_gib", "reserve_gib")):
+            if data.get(key) and (field != "gpu.memory_total_gib" or profile.gpus):
+                profile = profile.override(field, float(data[key]))
+        state = self.state.replace(job=job, intent=intent, arch=str(data.get("arch") or self.state.arch),
+                                   trainer=str(data.get("trainer") or "upstream"), profile=profile,
+                                   user_set=frozenset(data.get("user_set") or ()))
+        self._push(state)
+        self.preflight.message.value = f"<p class='nbw-ok'>✓ Loaded template “{html.escape(name)}”.</p>"
+
+    @_guarded
+    def _delete_template(self) -> None:
+        name = self.preflight.template_pick.value
+        if name:
+            templates.delete_template(name, self._config_dir)
+            self._refresh_templates()
+            self.preflight.message.value = f"<p>Deleted template “{html.escape(name)}”.</p>"
+
+    @_guarded
+    def _import(self, source: Any) -> None:
+        try:
+            job = load_job(source)
+        except JobError as exc:
+            self.preflight.message.value = ("<p class='nbw-bad' role='alert'>✗ Could not import: "
+                                            f"{html.escape(str(exc))}</p>")
+            return
+        self._push(imported_state(self.state, job))
+        unknown = job.unknown_keys()
+        kept = "".join(f"<li><code>{html.escape(u.where)}</code>" + (
+            f" — did you mean <code>{html.escape(u.suggestion)}</code>?" if u.suggestion else "") + "</li>"
+            for u in unknown)
+        self.preflight.message.value = (
+            f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings.</p>"
+            + (f"<p>Kept as written, but ai-toolkit does not read them:</p><ul>{kept}</ul>" if unknown else ""))
+
+    def _uploaded(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if files:
+            content = files[0]["content"]
+            self._import(bytes(content).decode("utf-8", errors="replace"))
+
+    @_guarded
+    def _save(self) -> None:
+        report = self._derived.report if self._derived else None
+        if report is not None and not report.ok:
+            self.review.message.value = ("<p class='nbw-bad' role='alert'>✗ Fix the errors above first: "
+                                         "a job with errors would fail in the trainer.</p>")
+            return
+        try:
+            path = save_job(self.state.job, self.review.save_path.value, overwrite=self.review.overwrite.value)
+        except FileExistsError:
+            self.review.message.value = ("<p class='nbw-warn' role='alert'>⚠ That file exists. Tick “Replace the "
+                                         "file if it exists” to overwrite it, or choose another name.</p>")
+            return
+        except OSError as exc:
+            self.review.message.value = f"<p class='nbw-bad' role='alert'>✗ Could not save: {html.escape(str(exc))}</p>"
+            return
+        self.review.message.value = f"<p class='nbw-ok' id='nbw-saved'>✓ Saved {html.escape(str(path))}</p>"
+
+    @_guarded
+    def _fix(self, issue: Any) -> None:
+        job = apply_fix(self.state.job, issue.fix)
+        # the fixed paths (set or removed) are the user's decision now: recommendations leave them alone
+        self._push(self.state.replace(job=job, user_set=self.state.user_set | {p for p, *_ in issue.fix.patch}))

@@ -1,0 +1,189 @@
+"""Rendering the wizard's state into its widgets: values, notes, visibility, header, advisor, review.
+
+Rendering writes into widgets built once and never marks a value as the user's.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ..engine.advisor import advise, compare
+from ..engine.models import model_info, models
+from ..engine.settings import STEPS
+from ..engine.state import Derived, WizardState
+from ..engine.yamlio import _scalar, dump_job
+from . import render
+from .controls import SettingControl
+from .guard import log
+from .preflight import hardware_html
+
+# settings a model must list in its additional sections to be shown (video frames, audio, control images...)
+GATED = {path.replace("datasets.", "datasets[].") for m in models() for path in m.additional_sections}
+
+
+class Renderer:
+    """Mixin of :class:`~nbwizard.widgets.app.Wizard`: shows the current state and what is derived from it."""
+
+    def _spec(self) -> Any:
+        return model_info(self.state.arch)
+
+    def _render_all(self, derived: Derived) -> None:
+        state = self.state
+        self._derived = derived
+        spec = self._spec()
+        pages = self.pages
+        self._page = min(self._page, len(pages) - 1)
+        page = pages[self._page]
+        self.stack.selected_index = list(self._page_boxes).index(page)
+        self._render_progress(pages)
+        self.back.disabled = self._page == 0
+        self.next.layout.display = "none" if page == "review" else None
+        self.next.description = "Review" if self._page == len(pages) - 2 else "Next"
+        self.undo.disabled = not self._history.can_undo
+        self.redo.disabled = not self._history.can_redo
+        self._render_preflight(state)
+        self._version += 1
+        self._refresh_rows(self._page_rows(page))
+        job = state.job
+        self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
+                                          derived.prediction, derived.report)
+        advice = advise(job, state.profile, state.intent, page, recommendation=derived.recommendation,
+                        report=derived.report, prediction=derived.prediction)
+        title = "Pre-flight" if page == "preflight" else "Review" if page == "review" else setting_title(page)
+        self.advisor.value = render.advisor(advice, title)
+        if page == "review":
+            self._render_review(state, derived)
+        self.status.value = ""
+
+    def _render_progress(self, pages: list[str]) -> None:
+        buttons = list(self.progress.children)
+        if [b.tooltip for b in buttons] != pages:
+            buttons = []
+            for n, page in enumerate(pages):
+                b = w.Button(description=f"{n}. {setting_title(page)}" if n else "Pre-flight", tooltip=page,
+                             layout=w.Layout(width="auto"))
+                b.on_click(functools.partial(lambda p, _: self.go(p), page))
+                buttons.append(b)
+            self.progress.children = buttons
+        for n, b in enumerate(buttons):
+            b.disabled = n not in self._visited and n != self._page + 1
+            b.button_style = "info" if n == self._page else ""
+            b.description = ("▶ " if n == self._page else "✓ " if n in self._visited else "") + (
+                f"{n}. {setting_title(b.tooltip)}" if n else "Pre-flight")
+
+    def _render_preflight(self, state: WizardState) -> None:
+        self.preflight.hardware.value = hardware_html(state.profile)
+        pf = self.preflight
+        pf.training_type.value, pf.priority.value, pf.experience.value = (
+            state.intent.training_type, state.intent.priority, state.intent.experience)
+        pf.trainer.value = state.trainer
+        # the hardware overrides show what the profile holds (after undo, a template, a reset...)
+        profile = state.profile
+        pf.target.value = profile.target if profile.target in {v for _, v in pf.target.options} else ""
+        pf.reserve.value = profile.reserve_gib
+        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else 0.0
+        gpu = profile.gpu
+        pf.vram.value = gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" \
+            else 0.0
+
+    def _resync(self) -> None:
+        """After a failed change, show the state's values again in every control that may have kept the input."""
+        self._version += 1
+        for row in self._rows.values():
+            row.forget()
+        try:
+            self._refresh_rows(self._page_rows(self.page))
+        except Exception:  # the failure is already being reported; never hide it behind a second one
+            log.exception("could not restore the controls after a failed change")
+
+    def _page_rows(self, page: str) -> list[SettingControl]:
+        """The rows a page shows (review shows every step's common rows inline)."""
+        if page == "review":
+            self.review.fill_inline([(p.step.title, w.VBox([r.box for r in p.build()]))
+                                     for p in self._step_pages.values()])
+            return [r for p in self._step_pages.values() for r in p.rows]
+        step = self._step_pages.get(page)
+        return [*step.build(), *step.more_rows] if step else []
+
+    def _refresh_rows(self, rows: Any) -> None:
+        """Bring ``rows`` up to the current state; rows not on screen are refreshed when they are shown."""
+        stale = [r for r in rows if self._row_version.get(r.setting.path) != self._version]
+        if stale and self._derived is not None:
+            was, self._rendering = self._rendering, True
+            try:
+                self._render_rows(self.state, self._derived, self._spec(), stale)
+            finally:
+                self._rendering = was
+
+    def _render_rows(self, state: WizardState, derived: Derived, spec: Any, rows: list[SettingControl]) -> None:
+        job, rec = state.job, derived.recommendation
+        hidden = set(spec.hidden_sections)
+        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
+        issues: dict[str, list[Any]] = {}
+        for issue in derived.report.issues:
+            issues.setdefault(issue.field, []).append(issue)
+        for row in rows:
+            s, path = row.setting, row.setting.path
+            self._row_version[path] = self._version
+            visible = state.trainer in s.trainers and path not in hidden and (path not in GATED or path in allowed)
+            row.box.layout.display = None if visible else "none"
+            if path == "model.arch":
+                row.show(state.arch)
+            else:
+                row.show(job.get(path))
+            notes, show_apply = [], False
+            reason = rec.reasons.get(path) if rec is not None else None
+            if reason is not None and path in state.user_set and job.get(path) != reason.value:
+                notes.append(f"<span class='nbw-note'>Recommended: {html.escape(render_value(reason.value))} — "
+                             f"{html.escape(reason.why)}</span>")
+                show_apply = True
+            for issue in issues.get(path, ()):
+                mark, word, cls = render.SEVERITY_WORDS[issue.severity]
+                notes.append(f"<span class='{cls}'>{mark} {word}: {html.escape(issue.message)}</span>")
+            row.set_note("<br>".join(notes), show_apply)
+
+    def _render_review(self, state: WizardState, derived: Derived) -> None:
+        rv = self.review
+        rows = []
+        for issue in derived.report.issues:
+            mark, word, cls = render.SEVERITY_WORDS[issue.severity]
+            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(issue.field)}</code>: "
+                          f"{html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
+            if issue.fix is not None:
+                b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto"))
+                b.on_click(functools.partial(lambda i, _: self._fix(i), issue))
+                rows.append(w.HBox([text, b]))
+            else:
+                rows.append(w.HBox([text]))
+        rv.report.children = rows or [w.HTML("<p class='nbw-ok'>✓ No problems found.</p>")]
+        rv.prediction.value = render.vram_bar(derived.prediction) + render.prediction_lines(derived.prediction)
+        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended]
+        rv.comparison.value = render.table(
+            ["Setting", "Yours", "Recommended", "Why", "Matters"],
+            [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
+             for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
+        text = dump_job(state.job)
+        rv.yaml.value = render.yaml_preview(text)
+        blocked = not derived.report.ok
+        rv.save.disabled = blocked
+        name = html.escape(Path(rv.save_path.value or "job.yaml").name)
+        data = base64.b64encode(text.encode()).decode()
+        copy_js = "navigator.clipboard.writeText(document.getElementById('nbw-yaml').innerText)"
+        rv.download.value = ("<p class='nbw-bad'>✗ Saving and downloading are blocked until the errors are fixed.</p>"
+                             if blocked else
+                             f"<a download='{name}' href='data:text/yaml;base64,{data}'>⬇ Download {name}</a> "
+                             f"&nbsp; <button onclick=\"{copy_js}\">Copy YAML</button>")
+
+
+def setting_title(page: str) -> str:
+    return {s.id: s.title for s in STEPS}.get(page, page.capitalize())
+
+
+def render_value(value: Any) -> str:
+    return _scalar(value)
