@@ -733,3 +733,12 @@ def test_numbers_written_as_text_in_the_file_are_a_warning():
     found = {i.field: i for i in validate(load_job(text)).issues if i.code == "quoted-number"}
     assert set(found) == {"train.lr", "train.steps"} and "'1e-4'" in found["train.lr"].message
     assert "quoted-number" not in validate(load_job(dump_job(load_job(text)))).codes
+
+
+@pytest.mark.parametrize("kind,process_type", [("extract", "locon"), ("generate", "to_folder"), ("mod", "rescale_lora"),
+                                               ("train", "slider")])
+def test_jobs_that_are_not_training_jobs_are_kept_and_not_judged(kind, process_type):
+    j = load_job({"job": kind, "config": {"name": "x", "base_model": "m", "process": [{"type": process_type}]}})
+    report = validate(j)
+    assert report.codes == ("not-a-training-job",) and report.ok
+    assert j.unknown_keys() == []

@@ -288,3 +288,27 @@ def test_a_bare_backend_arch_imports(wizard, tmp_path):
     wizard.controls["import.path"].value = str(source)
     wizard.preflight.import_button.click()
     assert wizard.state.arch.startswith("wan21") and wizard.state.job.get("model.arch") == "wan21"
+
+
+def test_importing_a_job_with_catalog_model_kwargs_and_sample_list_keeps_every_value(wizard, tmp_path):
+    source = tmp_path / "wan.yaml"
+    source.write_text(
+        "job: extension\nconfig:\n  name: w\n  process:\n    - type: sd_trainer\n      training_folder: output\n"
+        "      model:\n        name_or_path: ai-toolkit/Wan2.2-T2V-A14B-Diffusers-bf16\n        arch: wan22_14b:t2v\n"
+        "        model_kwargs: {train_high_noise: true, train_low_noise: false}\n"
+        "      sample:\n        samples:\n          - prompt: one\n            ctrl_img: /a.png\n          - prompt: two\n")
+    wizard.controls["import.path"].value = str(source)
+    wizard.preflight.import_button.click()
+    job = wizard.state.job
+    assert wizard.status.value == "", wizard.status.value
+    assert job.get("model.model_kwargs") == {"train_high_noise": True, "train_low_noise": False}
+    assert [job.get("sample.samples[].prompt", index=i) for i in (0, 1)] == ["one", "two"]
+
+
+def test_a_non_training_job_is_not_imported(wizard, tmp_path):
+    source = tmp_path / "extract.yaml"
+    source.write_text("job: extract\nconfig:\n  name: e\n  base_model: a\n  process:\n    - type: locon\n")
+    before = wizard.state
+    wizard.controls["import.path"].value = str(source)
+    wizard.preflight.import_button.click()
+    assert "not a training job" in wizard.preflight.message.value and wizard.state == before

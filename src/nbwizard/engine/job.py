@@ -209,7 +209,13 @@ class JobBase(BaseModel):
         return (self.__pydantic_private__ or {}).get("_quoted", ())
 
     def unknown_keys(self) -> list[UnknownKey]:
-        """Every key the trainer ignores, with a did-you-mean where one is likely."""
+        """Every key the trainer ignores, with a did-you-mean where one is likely.
+
+        Only for training jobs (``job: extension``, what the setting descriptions cover): extract, generate and
+        mod jobs read other keys, so none of theirs is called unknown.
+        """
+        if self.job not in (None, "extension"):  # type: ignore[attr-defined]
+            return []
         return list(_walk_unknown(self, "job", ""))
 
 

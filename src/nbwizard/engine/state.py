@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from .intent import Intent
-from .job import JobBase, job_model
+from .job import MISSING, JobBase, job_model, lookup
 from .settings import find_setting
 from .profile import SystemProfile
 
@@ -88,10 +88,26 @@ def apply_recommendation(state: WizardState, rec: Any) -> WizardState:
     if not state.job.set_paths():
         return state.replace(job=rec.job.with_values(state.locked))
     # a path stays the user's when they set it or any key inside it (a free-form dict keeps its unknown keys)
-    values = {path: rec.job.get(path) for path in rec.reasons if path not in state.user_set
-              and not any(u.startswith(path + ".") for u in state.user_set)}
-    changed = {p: v for p, v in values.items() if state.job.get(p) != v or not state.job.is_set(p)}
-    return state.replace(job=state.job.with_values(changed)) if changed else state
+    paths = [path for path in rec.reasons if path not in state.user_set
+             and not any(u.startswith(path + ".") for u in state.user_set)]
+    job = with_values_of(state.job, rec.job, paths)
+    return state if job is state.job else state.replace(job=job)
+
+
+def with_values_of(job: JobBase, source: JobBase, paths: Any) -> JobBase:
+    """``job`` with the values ``source`` writes for ``paths`` (every item of a list section: all prompts of
+    ``sample.samples[].prompt``), validated once per item index; ``job`` itself when nothing differs."""
+    data, target = source.to_dict(), job.to_dict()
+    by_index: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        items = lookup(data, path.split("[]")[0]) if "[]" in path else None
+        for i in range(len(items) if isinstance(items, list) else 1):
+            value = lookup(data, path, i)
+            if value is not MISSING and lookup(target, path, i) != value:
+                by_index.setdefault(i, {})[path] = value
+    for i, values in sorted(by_index.items()):
+        job = job.with_values(values, index=i)
+    return job
 
 
 @dataclass(frozen=True)
@@ -126,8 +142,7 @@ def suggestions(state: WizardState) -> Any:
     mine = {p: free.reasons[p] for p in state.user_set if p in free.reasons}
     if not mine:
         return rec
-    return dataclasses.replace(rec, reasons={**rec.reasons, **mine},
-                               job=rec.job.with_values({p: r.value for p, r in mine.items()}))
+    return dataclasses.replace(rec, reasons={**rec.reasons, **mine}, job=with_values_of(rec.job, free.job, mine))
 
 
 class _Key:

@@ -227,6 +227,14 @@ def validate(job: Any, profile: Any = None, trainer: str = "upstream", *, datase
 
     if trainer not in TRAINERS:
         raise ValueError(f"unknown trainer flavour {trainer!r}; expected one of {', '.join(TRAINERS)}")
+    if not is_training_job(job):
+        kind = job.get("job")
+        # extract / generate / mod jobs and the legacy 'train' job run other code than the extension trainers
+        # these rules describe: say so once rather than judge them by the training job's rules
+        return ValidationReport((Issue(
+            "not-a-training-job", "warning", "job",
+            f"This is a '{kind}' job. nbwizard checks, predicts and recommends ai-toolkit's training jobs "
+            "('job: extension'); this one is kept exactly as written but not checked."),))
     ctx = Context(job, trainer, profile, dataset, prediction)
     issues: list[Issue] = []
     for rule in rules():
@@ -239,6 +247,20 @@ def validate(job: Any, profile: Any = None, trainer: str = "upstream", *, datase
                                 f"{exc}); its findings are missing from this report."))
     order = {s: n for n, s in enumerate(SEVERITIES)}
     return ValidationReport(tuple(sorted(issues, key=lambda i: order[i.severity])))
+
+
+def is_training_job(job: Any) -> bool:
+    """Whether ``job`` runs one of ai-toolkit's training processes (what nbwizard describes and checks).
+
+    Extract, generate and mod jobs, and the legacy ``train`` job with a non-extension process (``slider``), run
+    other code; a misspelt job kind still counts as a training job (and is reported as an error).
+    """
+    from .settings import setting
+
+    kind = job.get("job")
+    if kind in ("extract", "generate", "mod"):
+        return False
+    return kind != "train" or job.get("process.type") in (setting("process.type").choices or ())
 
 
 def apply_fix(job: Any, fix: Fix) -> Any:

@@ -9,7 +9,7 @@ from ..engine import templates
 from ..engine.dataset import DatasetError, analyze_dataset
 from ..engine.intent import Intent
 from ..engine.state import imported_state, state_summary
-from ..engine.validate import apply_fix
+from ..engine.validate import apply_fix, is_training_job
 from ..engine.yamlio import JobError, load_job, save_job
 from . import render
 from .guard import _guarded
@@ -91,6 +91,11 @@ class FileActions:
         except JobError as exc:
             self.preflight.message.value = ("<p class='nbw-bad' role='alert'>✗ Could not import: "
                                             f"{html.escape(str(exc))}</p>")
+            return
+        if not is_training_job(job):
+            self.preflight.message.value = (
+                f"<p class='nbw-warn' role='alert'>⚠ This is a '{html.escape(str(job.get('job')))}' job, not a "
+                "training job: the wizard plans training jobs, so it was not imported.</p>")
             return
         self._push(imported_state(self.state, job))
         unknown = job.unknown_keys()
