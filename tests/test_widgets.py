@@ -300,7 +300,7 @@ def test_importing_a_job_with_catalog_model_kwargs_and_sample_list_keeps_every_v
     wizard.controls["import.path"].value = str(source)
     wizard.preflight.import_button.click()
     job = wizard.state.job
-    assert wizard.status.value == "", wizard.status.value
+    assert "went wrong" not in wizard.status.value, wizard.status.value
     assert job.get("model.model_kwargs") == {"train_high_noise": True, "train_low_noise": False}
     assert [job.get("sample.samples[].prompt", index=i) for i in (0, 1)] == ["one", "two"]
 
@@ -312,3 +312,61 @@ def test_a_non_training_job_is_not_imported(wizard, tmp_path):
     wizard.controls["import.path"].value = str(source)
     wizard.preflight.import_button.click()
     assert "not a training job" in wizard.preflight.message.value and wizard.state == before
+
+
+def test_a_new_priority_leaves_no_setting_of_the_old_plan_behind(wizard):
+    wizard.controls["intent.priority"].value = "speed"
+    job = wizard.state.job
+    if job.get("train.lr_scheduler") == "constant":
+        assert "eta_min" not in (job.get("train.lr_scheduler_params") or {})
+    assert wizard._derived.report.ok, [i.code for i in wizard._derived.report.errors]
+
+
+def test_switching_models_back_and_forth_leaves_no_trace(wizard):
+    fresh = wizard.state.job
+    wizard.controls["model.arch"].value = "flex2"
+    wizard.controls["model.arch"].value = "flux"
+    assert wizard.state.job.get("model.model_kwargs") == fresh.get("model.model_kwargs")
+    assert wizard.state.job.get("datasets[].controls") == fresh.get("datasets[].controls")
+
+
+def test_back_to_upstream_drops_the_forks_keys(wizard):
+    wizard.controls["preflight.trainer"].value = "extended"
+    wizard.controls["train.auto_scale_batch_size"].value = True
+    wizard.controls["preflight.trainer"].value = "upstream"
+    assert "auto_scale_batch_size" not in nbwizard.dump_job(wizard.state.job)
+
+
+def test_a_new_dataset_folder_forgets_the_old_analysis(wizard, tmp_path):
+    wizard.controls["datasets[].folder_path"].value = str(_images(tmp_path / "a", n=3))
+    wizard.dataset_tools.analyze.click()
+    assert wizard.state.dataset is not None
+    wizard.controls["datasets[].folder_path"].value = str(_images(tmp_path / "b", n=5))
+    assert wizard.state.dataset is None
+
+
+def test_changing_the_model_keeps_the_users_own_prompts(wizard):
+    wizard.controls["sample.sample_every"].value = 500
+    wizard.controls["model.arch"].value = "flux_kontext"
+    assert wizard.state.job.get("sample.sample_every") == 500
+
+
+def test_side_changes_of_an_edit_are_said(wizard):
+    wizard.controls["train.batch_size"].value = 8
+    if "also changed" in wizard.status.value:
+        assert "<code>" in wizard.status.value
+
+
+def test_the_page_shown_survives_pages_coming_and_going(wizard):
+    wizard.controls["model.arch"].value = "sd15"
+    wizard.go("review")
+    wizard.controls["model.arch"].value = "wan21:1b"  # adds the model-specific page before review
+    assert wizard.page == "review"
+
+
+def test_the_save_path_follows_the_job_name_until_the_user_picks_one(wizard, tmp_path):
+    wizard.controls["config.name"].value = "renamed"
+    assert wizard.controls["review.save_path"].value.endswith("renamed.yaml")
+    wizard.controls["review.save_path"].value = str(tmp_path / "mine.yaml")
+    wizard.controls["config.name"].value = "again"
+    assert wizard.controls["review.save_path"].value.endswith("mine.yaml")

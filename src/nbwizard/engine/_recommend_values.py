@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from .job import put
+from .settings import find_setting
 
 # Training resolutions ai-toolkit's UI offers (datasets[].resolution checkboxes) plus the video-native sizes.
 STANDARD_RESOLUTIONS = (256, 384, 480, 512, 640, 704, 768, 1024, 1280, 1328, 1536)
@@ -54,8 +55,12 @@ class Draft:
     values: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     locked: Mapping[str, Any] = field(default_factory=dict)
+    trainer: str = "upstream"  # keys this trainer flavour does not read are never written
 
     def put(self, path: str, value: Any, why: str) -> None:
+        known = find_setting(path)
+        if known is not None and self.trainer not in known.trainers:
+            return
         self.values[path] = value
         self.reasons[path] = why
 

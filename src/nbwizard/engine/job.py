@@ -191,17 +191,23 @@ class JobBase(BaseModel):
 
     def unset(self, path: str, index: int = 0) -> "JobBase":
         """A new job without ``path`` (the trainer's default applies again)."""
+        return self.without([path], index)
+
+    def without(self, paths: Any, index: int = 0) -> "JobBase":
+        """A new job without any of ``paths`` (validated once); this job when it writes none of them."""
         data = self.to_dict()
-        node: Any = data
-        parts = _locate(path, index)
-        for part in parts[:-1]:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return self
-        if isinstance(node, dict):
-            node.pop(parts[-1], None)
-        return type(self).model_validate(data)
+        removed = False
+        for path in paths:
+            *parents, last = _locate(path, index)
+            node: Any = data
+            for part in parents:
+                fits = (isinstance(node, dict) and part in node) or (
+                    isinstance(node, list) and isinstance(part, int) and part < len(node))
+                node = node[part] if fits else None
+            if isinstance(node, dict) and last in node:
+                del node[last]
+                removed = True
+        return type(self).model_validate(data) if removed else self
 
     # -- keys the trainer does not read --------------------------------------------------------------------
     def quoted_numbers(self) -> tuple[tuple[str, int, str], ...]:

@@ -82,7 +82,7 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     locked = dict(locked or {})
     for path in locked:
         setting(path)  # KeyError with close matches for a path no setting describes
-    draft = V.Draft(locked=locked)
+    draft = V.Draft(locked=locked, trainer=trainer)
     te_cache_ok = _base(draft, spec, profile, intent, dataset)
     n, n_why = V.image_count(dataset)
     res, res_why = V.resolutions(spec, intent.priority, dataset)

@@ -88,9 +88,15 @@ def apply_recommendation(state: WizardState, rec: Any) -> WizardState:
     if not state.job.set_paths():
         return state.replace(job=rec.job.with_values(state.locked))
     # a path stays the user's when they set it or any key inside it (a free-form dict keeps its unknown keys)
-    paths = [path for path in rec.reasons if path not in state.user_set
-             and not any(u.startswith(path + ".") for u in state.user_set)]
+    def mine(path: str) -> bool:
+        return path in state.user_set or any(u.startswith(path + ".") for u in state.user_set)
+
+    paths = [path for path in rec.reasons if not mine(path)]
     job = with_values_of(state.job, rec.job, paths)
+    # what an earlier recommendation wrote and this one does not (another model's kwargs, cosine's eta_min
+    # after a switch to constant) leaves the job; the user's values and unknown keys never do
+    rec_data = rec.job.to_dict()
+    job = job.without([p for p in job.set_paths() if not mine(p) and lookup(rec_data, p) is MISSING])
     return state if job is state.job else state.replace(job=job)
 
 
@@ -227,4 +233,5 @@ def state_summary(state: WizardState) -> Mapping[str, Any]:
         "reserve_gib": profile.reserve_gib,
         "ram_gib": profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else None,
         "vram_gib": gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" else None,
+        "dataset_analyzed": state.dataset is not None,
     }

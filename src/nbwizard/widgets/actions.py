@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from ..engine import templates
@@ -33,6 +34,8 @@ class FileActions:
                                    trigger_word=job.get("process.trigger_word"))
         except DatasetError as exc:
             tools.result.value = f"<p class='nbw-bad' role='alert'>✗ {html.escape(str(exc))}</p>"
+            if self.state.dataset is not None:
+                self._push(self.state.replace(dataset=None))  # the old analysis no longer describes the folder
             return
         finally:
             tools.progress.layout.display = "none"
@@ -73,8 +76,16 @@ class FileActions:
         state = self.state.replace(job=job, intent=intent, arch=str(data.get("arch") or self.state.arch),
                                    trainer=str(data.get("trainer") or "upstream"), profile=profile,
                                    user_set=frozenset(data.get("user_set") or ()))
+        folder, note = job.get("datasets[].folder_path"), ""
+        if data.get("dataset_analyzed") and isinstance(folder, str) and Path(folder).expanduser().is_dir():
+            # the plan was made with the dataset's analysis: redo it so the same plan comes back
+            try:
+                state = state.replace(dataset=analyze_dataset(folder, caption_ext=str(
+                    job.get("datasets[].caption_ext") or "txt").lstrip("."), trigger_word=job.get("process.trigger_word")))
+            except DatasetError as exc:
+                note = f" The dataset could not be analysed again ({html.escape(str(exc))}): the plan is made without it."
         self._push(state)
-        self.preflight.message.value = f"<p class='nbw-ok'>✓ Loaded template “{html.escape(name)}”.</p>"
+        self.preflight.message.value = f"<p class='nbw-ok'>✓ Loaded template “{html.escape(name)}”.{note}</p>"
 
     @_guarded
     def _delete_template(self) -> None:

@@ -7,6 +7,7 @@ last good state. Rendering lives in :mod:`.view`, file and data actions in :mod:
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,14 @@ import ipywidgets as w
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
 from ..engine.models import model_info, models
-from ..engine.settings import STEPS, Setting
+from ..engine.settings import STEPS, Setting, find_setting, setting
 from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
 from . import render
 from .actions import FileActions
 from .controls import SettingControl
 from .guard import _guarded
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
-from .view import GATED, Renderer, setting_title
+from .view import GATED, Renderer, render_value, setting_title
 
 
 class Wizard(FileActions, Renderer, w.VBox):
@@ -43,8 +44,9 @@ class Wizard(FileActions, Renderer, w.VBox):
         self._row_version: dict[str, int] = {}
         self._version = 0
         self._rendering = False
-        self._page = 0
-        self._visited = {0}
+        self._page = "preflight"  # the page shown, by name (pages come and go with the model)
+        self._visited = {"preflight"}
+        self._save_path_edited = False
         self.status = w.HTML()
         self._rendering = True  # building sets values: none of them is the user's
         self._build()
@@ -84,12 +86,20 @@ class Wizard(FileActions, Renderer, w.VBox):
 
     @property
     def page(self) -> str:
-        return self.pages[self._page]
+        """The page shown (when the model drops the page it was on, the nearest earlier one that remains)."""
+        pages = self.pages
+        if self._page in pages:
+            return self._page
+        order = ["preflight", *(s.id for s in STEPS), "review"]
+        earlier = order[:order.index(self._page)]
+        return next(p for p in reversed(earlier) if p in pages)
 
     def go(self, page: str) -> None:
         """Show ``page`` (a step id, ``preflight`` or ``review``)."""
-        self._page = self.pages.index(page)
-        self._visited.add(self._page)
+        if page not in self.pages:
+            raise KeyError(f"no page {page!r} for this model; pages: {', '.join(self.pages)}")
+        self._page = page
+        self._visited.add(page)
         self._render()
 
     # -- building -------------------------------------------------------------------------------------------
@@ -136,7 +146,6 @@ class Wizard(FileActions, Renderer, w.VBox):
             "template.name": pf.template_name, "template.pick": pf.template_pick, "import.path": pf.import_path,
             "import.upload": pf.upload, "review.save_path": self.review.save_path,
             "review.overwrite": self.review.overwrite}
-        self.review.save_path.value = str(self._output_dir / f"{self.state.job.get('config.name') or 'job'}.yaml")
         self._refresh_templates()
 
     def _make_row(self, s: Setting) -> SettingControl:
@@ -157,7 +166,7 @@ class Wizard(FileActions, Renderer, w.VBox):
         pf.reserve.observe(lambda c: self._profile_changed(), names="value")
         pf.ram.observe(lambda c: self._profile_changed(), names="value")
         pf.vram.observe(lambda c: self._profile_changed(), names="value")
-        pf.trainer.observe(lambda c: self._set(trainer=c["new"]), names="value")
+        pf.trainer.observe(lambda c: self._trainer_changed(c["new"]), names="value")
         for name in ("training_type", "priority", "experience"):
             getattr(pf, name).observe(self._intent_changed, names="value")
         pf.confirm.on_click(lambda _: self._move(+1))
@@ -169,14 +178,35 @@ class Wizard(FileActions, Renderer, w.VBox):
 
     def _wire_review(self) -> None:
         self.review.save.on_click(lambda _: self._save())
+        self.review.save_path.observe(self._save_path_typed, names="value")
+
+    def _save_path_typed(self, _change: dict[str, Any]) -> None:
+        if not self._rendering:
+            self._save_path_edited = True
 
     # -- state changes --------------------------------------------------------------------------------------
     def _push(self, state: WizardState) -> None:
         """Make ``state`` current: recommend around the user's values, derive, then (only if all went well) keep."""
+        before = self.state.job
         state = apply_recommendation(state, recommend_for(state))
         derived = derive(state)
         self._history.push(state)
         self._render(derived)
+        self._tell_side_changes(before, state)
+
+    def _tell_side_changes(self, before: Any, state: WizardState) -> None:
+        """Say which recommended values moved to follow a change (they are not the user's, so they may move)."""
+        after = state.job
+        paths = dict.fromkeys([*before.set_paths(), *after.set_paths()])
+        moved = [(p, before.get(p), after.get(p)) for p in paths
+                 if p not in state.user_set and find_setting(p) is not None and before.get(p) != after.get(p)]
+        if moved and before.set_paths():
+            items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(render_value(a))} → "
+                            f"{html.escape(render_value(b))}</li>" for p, a, b in moved[:8])
+            more = f"<li>… and {len(moved) - 8} more</li>" if len(moved) > 8 else ""
+            self.status.value = (f"<div class='nbw-note' role='status'>ℹ The wizard also changed {len(moved)} "
+                                 f"recommended value(s) to follow this change (see the advisor for why):"
+                                 f"<ul>{items}{more}</ul></div>")
 
     @_guarded
     def _commit(self, path: str, value: Any) -> None:
@@ -187,6 +217,8 @@ class Wizard(FileActions, Renderer, w.VBox):
             return
         try:
             state = self.state.edit(path, value)
+            if path == "datasets[].folder_path":
+                state = state.replace(dataset=None)  # the analysis described the old folder
         except ValueError as exc:
             row = self._rows[path]
             row.show(self.state.job.get(path))
@@ -208,7 +240,7 @@ class Wizard(FileActions, Renderer, w.VBox):
         for path in sorted(unusable):
             if job.is_set(path):
                 job = job.unset(path)
-        model_paths = {p for p in state.user_set if p.startswith(("model.", "sample."))}
+        model_paths = {p for p in state.user_set if p.startswith("model.") or p in spec.ui_defaults}
         self._push(state.replace(arch=arch, job=job, user_set=state.user_set - model_paths - unusable))
 
     @_guarded
@@ -218,6 +250,16 @@ class Wizard(FileActions, Renderer, w.VBox):
     def _set(self, **changes: Any) -> None:
         if not self._rendering:
             self._push(self.state.replace(**changes))
+
+    @_guarded
+    def _trainer_changed(self, trainer: str) -> None:
+        """Another trainer flavour: the keys it does not read leave the job (they would be ignored)."""
+        if self._rendering or trainer == self.state.trainer:
+            return
+        state = self.state
+        ignored = [p for p in state.job.set_paths() if trainer not in setting(p).trainers]
+        self._push(state.replace(trainer=trainer, job=state.job.without(ignored),
+                                 user_set=state.user_set - set(ignored)))
 
     @_guarded
     def _intent_changed(self, _change: dict[str, Any]) -> None:
@@ -250,7 +292,8 @@ class Wizard(FileActions, Renderer, w.VBox):
 
     @_guarded
     def _move(self, delta: int) -> None:
-        self._page = max(0, min(len(self.pages) - 1, self._page + delta))
+        pages = self.pages
+        self._page = pages[max(0, min(len(pages) - 1, pages.index(self.page) + delta))]
         self._visited.add(self._page)
         self._render()
 

@@ -74,7 +74,7 @@ def header(model_label: str, resolution: Any, steps: Any, prediction: Any, repor
     issues = (f"<span class='nbw-bad'>✗ {errors} error{'s' * (errors != 1)}</span>, " if errors else "") + (
         f"<span class='{'nbw-warn' if warnings else 'nbw-ok'}'>{'⚠' if warnings else '✓'} "
         f"{warnings} warning{'s' * (warnings != 1)}</span>")
-    res = "×".join(map(str, resolution)) if isinstance(resolution, list) else resolution
+    res = ", ".join(map(str, resolution)) if isinstance(resolution, list) else resolution
     badges = [("Model", esc(model_label)), ("Resolution", f"{esc(res)} px"), ("Steps", esc(steps)),
               ("VRAM", f"<span id='nbw-vram'>{vram} — {verdict(prediction)}</span>"), ("Checks", issues)]
     return "<div class='nbw-header' role='status'>" + "".join(

@@ -38,13 +38,12 @@ class Renderer:
         self._derived = derived
         spec = self._spec()
         pages = self.pages
-        self._page = min(self._page, len(pages) - 1)
-        page = pages[self._page]
+        page = self._page = self.page
         self.stack.selected_index = list(self._page_boxes).index(page)
-        self._render_progress(pages)
-        self.back.disabled = self._page == 0
+        self._render_progress(pages, page)
+        self.back.disabled = page == pages[0]
         self.next.layout.display = "none" if page == "review" else None
-        self.next.description = "Review" if self._page == len(pages) - 2 else "Next"
+        self.next.description = "Review" if page == pages[-2] else "Next"
         self.undo.disabled = not self._history.can_undo
         self.redo.disabled = not self._history.can_redo
         self._render_preflight(state)
@@ -57,11 +56,13 @@ class Renderer:
                         report=derived.report, prediction=derived.prediction)
         title = "Pre-flight" if page == "preflight" else "Review" if page == "review" else setting_title(page)
         self.advisor.value = render.advisor(advice, title)
+        if not self._save_path_edited:  # the file name follows the job's name until the user picks one
+            self.review.save_path.value = str(self._output_dir / f"{job.get('config.name') or 'job'}.yaml")
         if page == "review":
             self._render_review(state, derived)
         self.status.value = ""
 
-    def _render_progress(self, pages: list[str]) -> None:
+    def _render_progress(self, pages: list[str], current: str) -> None:
         buttons = list(self.progress.children)
         if [b.tooltip for b in buttons] != pages:
             buttons = []
@@ -71,11 +72,13 @@ class Renderer:
                 b.on_click(functools.partial(lambda p, _: self.go(p), page))
                 buttons.append(b)
             self.progress.children = buttons
+        at = pages.index(current)
         for n, b in enumerate(buttons):
-            b.disabled = n not in self._visited and n != self._page + 1
-            b.button_style = "info" if n == self._page else ""
-            b.description = ("▶ " if n == self._page else "✓ " if n in self._visited else "") + (
-                f"{n}. {setting_title(b.tooltip)}" if n else "Pre-flight")
+            page = b.tooltip
+            b.disabled = page not in self._visited and n != at + 1
+            b.button_style = "info" if page == current else ""
+            b.description = ("▶ " if page == current else "✓ " if page in self._visited else "") + (
+                f"{n}. {setting_title(page)}" if n else "Pre-flight")
 
     def _render_preflight(self, state: WizardState) -> None:
         self.preflight.hardware.value = hardware_html(state.profile)
