@@ -43,7 +43,6 @@ class Wizard(FileActions, Renderer, w.VBox):
         self._rows: dict[str, SettingControl] = {}
         self._row_version: dict[str, int] = {}
         self._version = 0
-        self._rendering = False
         self._page = "preflight"  # the page shown, by name (pages come and go with the model)
         self._visited = {"preflight"}
         self._save_path_edited = False
