@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ import ipywidgets as w
 
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
-from ..engine.models import model_info, models
-from ..engine.settings import STEPS, Setting, find_setting, setting
+from ..engine.models import model_info
+from ..engine.settings import STEPS, Setting, find_setting, setting, settings
 from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
 from . import render
 from .actions import FileActions
@@ -150,9 +151,8 @@ class Wizard(FileActions, Renderer, w.VBox):
     def _make_row(self, s: Setting) -> SettingControl:
         was, self._rendering = self._rendering, True  # a new row's first value is not the user's
         try:
-            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended)
+            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended, label=_label(s))
             if s.path == "model.arch":
-                row.input.options = [(f"{m.label} ({m.group})", m.arch) for m in models()]
                 row.show(self.state.arch)
         finally:
             self._rendering = was
@@ -308,6 +308,18 @@ class Wizard(FileActions, Renderer, w.VBox):
             self._render_all(derived or derive(self.state))
         finally:
             self._rendering = False
+
+
+# keys that mean different things in different sections get the section in their label
+_SHARED_KEYS = {k for k, n in Counter(s.key for s in settings()).items() if n > 1}
+
+
+def _label(s: Setting) -> str:
+    if s.path == "model.arch":
+        return "Model"
+    if s.key in _SHARED_KEYS and s.section not in ("train", "model", "process"):
+        return f"{s.label} ({s.section.replace('[]', '').rsplit('.', 1)[-1]})"
+    return s.label
 
 
 def _refusal(exc: Exception) -> str:

@@ -37,7 +37,7 @@ def _placeholder(s: Setting) -> str:
 
 # setting type -> widget factory. Types not listed are edited as one line of YAML (lists, unions, dicts).
 _FACTORIES: dict[str, Callable[[Setting], w.Widget]] = {
-    "bool": lambda s: w.Checkbox(indent=False),
+    "bool": lambda s: w.Checkbox(indent=True),  # the box lines up with the other inputs
     "int": lambda s: w.IntText(continuous_update=False),
     "float": lambda s: w.FloatText(continuous_update=False),
     "str": _text,
@@ -45,8 +45,20 @@ _FACTORIES: dict[str, Callable[[Setting], w.Widget]] = {
 }
 
 
+def _model_picker(s: Setting) -> w.Widget:
+    from ..engine.models import models
+
+    return w.Dropdown(options=[(f"{m.label} ({m.group})", m.arch) for m in models()])
+
+
+# The one setting whose choices come from the catalog rather than the trainer's description.
+_OVERRIDES: dict[str, Callable[[Setting], w.Widget]] = {"model.arch": _model_picker}
+
+
 def make_input(s: Setting) -> w.Widget:
     """The input widget for ``s``: a dropdown where the trainer has a fixed set of values, else by type."""
+    if s.path in _OVERRIDES:
+        return _OVERRIDES[s.path](s)
     if s.choices and s.type in ("str", "str|null") and s.path not in _OPEN_CHOICES:
         return _dropdown(s)
     factory = _FACTORIES.get(s.type, _text)
@@ -61,10 +73,10 @@ class SettingControl:
     """The row for one setting: label, input, help line, recommendation note, Apply button, error."""
 
     def __init__(self, setting: Setting, on_commit: Callable[[str, Any], None],
-                 on_apply: Callable[[str], None]):
+                 on_apply: Callable[[str], None], label: str | None = None):
         self.setting = setting
         self.input = make_input(setting)
-        self.input.description = setting.label
+        self.input.description = label or setting.label
         self.input.tooltip = setting.help
         self.input.style = _DESCRIPTION_STYLE
         if not isinstance(self.input, w.Checkbox):
