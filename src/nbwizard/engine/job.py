@@ -58,7 +58,7 @@ class _Section(BaseModel):
 @cache
 def _child_sections(section: str) -> dict[str, str]:
     """Direct child sections of ``section``: key in the parent -> section name."""
-    names = {s.section for s in settings()} | set(SECTION_ALIASES)
+    names = _section_names() | set(SECTION_ALIASES)
     children = {}
     for name in names:
         parent, _, key = name.rpartition(".")
@@ -187,7 +187,7 @@ class JobBase(BaseModel):
 
     def set_paths(self) -> tuple[str, ...]:
         """The setting paths this job writes itself (list items folded: ``datasets[].folder_path``)."""
-        return tuple(dict.fromkeys(_written_paths(self.to_dict())))
+        return tuple(dict.fromkeys(path for path, _ in _written_values(self.to_dict(), every_item=True)))
 
     def unset(self, path: str, index: int = 0) -> "JobBase":
         """A new job without ``path`` (the trainer's default applies again)."""
@@ -293,79 +293,46 @@ def _child_section_name(section: str, key: str) -> str | None:
     return None
 
 
-def _written_paths(data: Mapping[str, Any]) -> Iterator[str]:
+def _written_values(data: Mapping[str, Any], every_item: bool = False) -> Iterator[tuple[str, Any]]:
+    """(setting path, value) for every setting plain job data writes: the first process entry and the first
+    item of each list section, or every one of them with ``every_item`` (paths then repeat)."""
     from .settings import _by_path
 
-    known = _by_path()
-    for key, value in data.items():
-        if key == "config" and isinstance(value, dict):
-            for ckey, cvalue in value.items():
-                if ckey == "process" and isinstance(cvalue, list):
-                    for entry in cvalue:
-                        if isinstance(entry, dict):
-                            yield from _walk_paths(entry, "", known)
-                elif f"config.{ckey}" in known:
-                    yield f"config.{ckey}"
-        elif key == "job" and "job" in known:
-            yield "job"
-        elif key == "meta" and isinstance(value, dict):
-            yield from (f"meta.{k}" for k in value if f"meta.{k}" in known)
-
-
-def _written_values(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    from .settings import _by_path
-
-    known = _by_path()
-    sections = _section_names()
-    if "job" in data:
+    known, sections = _by_path(), _section_names()
+    if "job" in data and "job" in known:
         yield "job", data["job"]
-    for key, value in (data.get("config") or {}).items() if isinstance(data.get("config"), dict) else ():
-        if key != "process":
-            yield f"config.{key}", value
-    for key, value in data.get("meta", {}).items() if isinstance(data.get("meta"), dict) else ():
-        yield f"meta.{key}", value
-    processes = (data.get("config") or {}).get("process") if isinstance(data.get("config"), dict) else None
-    if isinstance(processes, list) and processes and isinstance(processes[0], dict):
-        yield from _first_values(processes[0], "", known, sections)
+    config = data.get("config")
+    if isinstance(config, dict):
+        yield from ((f"config.{k}", v) for k, v in config.items() if f"config.{k}" in known)
+        processes = config.get("process")
+        if isinstance(processes, list):
+            for entry in processes if every_item else processes[:1]:
+                if isinstance(entry, dict):
+                    yield from _section_values(entry, "", known, sections, every_item)
+    meta = data.get("meta")
+    if isinstance(meta, dict):
+        yield from ((f"meta.{k}", v) for k, v in meta.items() if f"meta.{k}" in known)
 
 
-def _first_values(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any],
-                  sections: set[str]) -> Iterator[tuple[str, Any]]:
+def _section_values(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any], sections: set[str],
+                    every_item: bool) -> Iterator[tuple[str, Any]]:
     for key, value in data.items():
         path = f"{prefix}{key}"
         if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
             path = f"process.{key}"
-        if path in known:
+        if path in known:  # a free-form dict counts as a whole too: its unknown keys are written by the user
             yield path, value
         if isinstance(value, dict):
-            yield from _first_values(value, f"{path}.", known, sections)
-        elif isinstance(value, list) and f"{path}[]" in sections and value and isinstance(value[0], dict):
-            yield from _first_values(value[0], f"{path}[].", known, sections)
+            yield from _section_values(value, f"{path}.", known, sections, every_item)
+        elif isinstance(value, list) and f"{path}[]" in sections:
+            for item in value if every_item else value[:1]:
+                if isinstance(item, dict):
+                    yield from _section_values(item, f"{path}[].", known, sections, every_item)
 
 
 @cache
 def _section_names() -> set[str]:
     return {s.section for s in settings()}
-
-
-def _walk_paths(data: Mapping[str, Any], prefix: str, known: Mapping[str, Any]) -> Iterator[str]:
-    sections = _section_names()
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
-            path = f"process.{key}"
-        if path in known and (path not in sections or known[path].kind == "free_dict"):
-            yield path  # a free-form dict counts as a whole: its unknown keys are the user's too
-        if path in sections and isinstance(value, dict):
-            yield from _walk_paths(value, f"{path}.", known)
-        elif path in known:
-            continue
-        elif isinstance(value, dict):
-            yield from _walk_paths(value, f"{path}.", known)
-        elif isinstance(value, list) and f"{path}[]" in sections:
-            for item in value:
-                if isinstance(item, dict):
-                    yield from _walk_paths(item, f"{path}[].", known)
 
 
 def _locate(path: str, index: int = 0) -> list[str | int]:
