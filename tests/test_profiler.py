@@ -173,6 +173,45 @@ def test_gb10_memory_not_supported_means_unified_ram_pool(tmp_path, monkeypatch)
     assert nvml.calls == ["init", "shutdown"]
 
 
+@pytest.fixture
+def big_host(monkeypatch):
+    """A 256 GiB host: RAM handed to a discrete card by mistake would make any job "fit"."""
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: VM(256 * GIB, 250 * GIB))
+
+
+def test_a_4090_whose_memory_query_fails_gets_its_catalog_size_not_the_hosts_ram(tmp_path, monkeypatch, big_host):
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([RTX_4090 | {"memory_error": "NotSupported"}]))
+    profile = detect_in(tmp_path, reserve_gib=1)
+    gpu = profile.gpu
+    assert profile.ram_total_gib.value == 256.0
+    assert (gpu.memory_total_gib.value, gpu.memory_total_gib.source) == (24.0, "catalog")
+    assert gpu.memory_total_gib.reason.startswith("NVML memory query failed: Not Supported")
+    assert "NVIDIA GeForce RTX 4090" in gpu.memory_total_gib.reason
+    assert gpu.unified.value is False and not profile.unified_memory
+    assert profile.vram_budget_gib == 23.0  # the card's 24 GB less the reserve, not 217.6 GiB of host RAM
+    assert not gpu.memory_free_gib.known and "memory query failed" in gpu.memory_free_gib.reason
+
+
+def test_an_uncatalogued_card_whose_memory_query_fails_has_an_unknown_budget(tmp_path, monkeypatch, big_host):
+    card = dict(name="NVIDIA Mystery X1", total=0, free=0, cc=(9, 0), memory_error="NotSupported")
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([card]))
+    profile = detect_in(tmp_path)
+    memory = profile.gpu.memory_total_gib
+    assert memory.value is None and "memory query failed" in memory.reason and "not in the catalog" in memory.reason
+    assert profile.gpu.unified.value is None and profile.gpu.unified.reason
+    assert not profile.unified_memory and profile.vram_budget_gib is None
+
+
+def test_a_gh200_whose_memory_query_fails_counts_its_hbm_not_the_grace_ram(tmp_path, monkeypatch, big_host):
+    card = dict(name="NVIDIA GH200 480GB", total=0, free=0, cc=(9, 0), memory_error="NotSupported")
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([card]))
+    profile = detect_in(tmp_path)
+    memory = profile.gpu.memory_total_gib
+    assert (memory.value, memory.source) == (96.0, "catalog") and "smallest of" in memory.reason
+    assert profile.gpu.unified.value is False and "PyTorch allocates" in profile.gpu.unified.reason
+    assert profile.vram_budget_gib == 96.0
+
+
 # ---- AMD -----------------------------------------------------------------------------------------------------
 def test_rocm_smi_json(tmp_path):
     write(tmp_path, {"dev/kfd": ""})

@@ -18,6 +18,8 @@ JSON shape (``SystemProfile.to_json``; ``schema_version`` 1)::
 
 Every reading is ``{"value", "source", "reason"}``: a value of null is unknown and ``reason`` says why.
 Sources: nvml, torch, rocm-smi, sysfs, sysctl, psutil, cgroup, procfs, dmi, env, catalog, user.
+A GPU whose memory the driver did not report has the catalog's size (source ``catalog``, the reason naming the
+failed query), system RAM only when the catalog lists the card as sharing it (DGX Spark), or null.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._files import exists, is_dir, read_text
 from .mountinfo import Mount, read_mountinfo
 
 
@@ -23,13 +24,6 @@ class CgroupDirs:
         return [text for text in found if text is not None]
 
 
-def read_text(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
 def find_cgroup(root: Path, controller: str) -> CgroupDirs | None:
     """The cgroup directories that hold ``controller`` ("memory" or "cpu") for this process, or None."""
     memberships = _memberships(root)
@@ -43,9 +37,9 @@ def find_cgroup(root: Path, controller: str) -> CgroupDirs | None:
             return CgroupDirs(1, _walk(root, mount, own))
     # No cgroup mount listed (a minimal container or a recorded tree): the conventional places.
     base = root / "sys/fs/cgroup"
-    if (base / "cgroup.controllers").exists():
+    if exists(base / "cgroup.controllers"):
         return CgroupDirs(2, (base,))
-    if (base / controller).is_dir():  # v1 ("cpu" is usually a link to "cpu,cpuacct")
+    if is_dir(base / controller):  # v1 ("cpu" is usually a link to "cpu,cpuacct")
         return CgroupDirs(1, (base / controller,))
     return None
 
@@ -64,7 +58,8 @@ def _walk(root: Path, mount: Mount, own: str) -> tuple[Path, ...]:
     top = root / mount.point.lstrip("/")
     rel = own[len(mount.root):] if own.startswith(mount.root) else ""
     leaf = top / rel.strip("/") if rel.strip("/") else top
-    if not leaf.is_dir():  # a cgroup namespace shows "/" paths that are not below this mount
+    # A cgroup namespace shows "/" or "/../.." paths for cgroups that are not below this mount.
+    if ".." in Path(rel).parts or not is_dir(leaf):
         leaf = top
     dirs = [leaf]
     while dirs[-1] != top and top in dirs[-1].parents:

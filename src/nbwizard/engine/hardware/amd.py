@@ -8,7 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .readings import GpuInfo, Reading, gib
+from ._files import MAX_VALUE_CHARS, exists, read_value
+from .readings import GpuInfo, Reading, gib, plausible_bytes
 
 ROCM_SMI_ARGV = ["rocm-smi", "--showproductname", "--showmeminfo", "vram", "--json"]
 ROCM_SMI_TIMEOUT_S = 3
@@ -28,12 +29,12 @@ def run_rocm_smi(argv: list[str]) -> str:
     return done.stdout
 
 
-def probe_amd(root: Path, run: Runner = run_rocm_smi) -> tuple[list[GpuInfo], str | None]:
+def probe_amd(root: Path, run: Runner | None = None) -> tuple[list[GpuInfo], str | None]:
     """AMD GPUs from rocm-smi (richer), else from sysfs; rocm-smi only runs when sysfs or /dev/kfd shows AMD."""
     sysfs_gpus, sysfs_reason = _from_sysfs(root)
-    if not sysfs_gpus and not (root / "dev/kfd").exists():
+    if not sysfs_gpus and not exists(root / "dev/kfd"):
         return [], sysfs_reason
-    gpus, smi_reason = _from_rocm_smi(run)
+    gpus, smi_reason = _from_rocm_smi(run or run_rocm_smi)
     if gpus:
         return gpus, None
     if sysfs_gpus:
@@ -50,54 +51,69 @@ def _from_rocm_smi(run: Runner) -> tuple[list[GpuInfo], str]:
         return [], f"rocm-smi did not answer within {ROCM_SMI_TIMEOUT_S} s"
     except subprocess.CalledProcessError as exc:
         return [], f"rocm-smi failed (exit {exc.returncode})"
+    except (OSError, ValueError) as exc:  # no permission to run it; output that is not text
+        return [], f"rocm-smi could not be run: {type(exc).__name__}: {exc}"
     try:
         data = json.loads(out)
-    except json.JSONDecodeError:
+    except (TypeError, ValueError):  # JSONDecodeError is a ValueError
         return [], "rocm-smi printed something that is not JSON"
-    cards = sorted((k for k in data if re.fullmatch(r"card\d+", k)), key=lambda k: int(k[4:]))
-    gpus = [_smi_card(i, {kk.lower(): v for kk, v in data[k].items()}) for i, k in enumerate(cards)]
+    if not isinstance(data, dict):
+        return [], "rocm-smi printed JSON that is not an object of cards"
+    cards = sorted((k for k, v in data.items() if isinstance(v, dict) and re.fullmatch(r"card\d+", str(k))),
+                   key=lambda k: int(k[4:]))
+    gpus = [_smi_card(i, {str(kk).lower(): v for kk, v in data[k].items()}) for i, k in enumerate(cards)]
     return gpus, "" if gpus else "rocm-smi listed no GPU"
 
 
-def _smi_card(index: int, card: dict[str, str]) -> GpuInfo:
-    name = card.get("card series") or card.get("card model") or card.get("market name")
-    total = _int(card.get("vram total memory (b)"))
-    used = _int(card.get("vram total used memory (b)"))
+def _smi_card(index: int, card: dict[str, object]) -> GpuInfo:
+    name = next((v.strip() for v in (card.get(k) for k in ("card series", "card model", "market name"))
+                 if isinstance(v, str) and 0 < len(v.strip()) <= MAX_VALUE_CHARS and v.strip() != "N/A"), None)
+    gfx = card.get("gfx version")
+    gfx = gfx.strip() if isinstance(gfx, str) and re.fullmatch(r"gfx[0-9a-f]+", gfx.strip()) else None
+    total, free = _vram(_int(card.get("vram total memory (b)")), _int(card.get("vram total used memory (b)")),
+                        "rocm-smi", "rocm-smi's VRAM total", "rocm-smi's VRAM used")
     return _gpu(
         index,
         Reading.of(name, "rocm-smi") if name else Reading.unknown("rocm-smi", "rocm-smi gave no product name"),
-        Reading.of(gib(total), "rocm-smi") if total else Reading.unknown("rocm-smi", "rocm-smi gave no VRAM size"),
-        Reading.of(gib(total - used), "rocm-smi") if total and used is not None
-        else Reading.unknown("rocm-smi", "rocm-smi gave no VRAM usage"),
-        card.get("gfx version"),
-        "rocm-smi",
+        total, free, gfx, "rocm-smi",
     )
+
+
+def _vram(total: int | None, used: int | None, source, total_what: str, used_what: str) -> tuple[Reading, Reading]:
+    """(total, free) GiB readings from byte counts; a missing or implausible count is an unknown saying so."""
+    if not plausible_bytes(total):
+        why = f"{total_what} is missing" if total is None else f"{total_what} is implausible ({total} bytes)"
+        return Reading.unknown(source, why), Reading.unknown(source, why)
+    if used is None or not 0 <= used <= total:
+        why = f"{used_what} is missing" if used is None else f"{used_what} is implausible ({used} bytes)"
+        return Reading.of(gib(total), source), Reading.unknown(source, why)
+    return Reading.of(gib(total), source), Reading.of(gib(total - used), source)
 
 
 def _from_sysfs(root: Path) -> tuple[list[GpuInfo], str]:
     drm = root / "sys/class/drm"
-    cards = sorted((p for p in drm.glob("card*") if re.fullmatch(r"card\d+", p.name)), key=lambda p: int(p.name[4:]))
+    try:
+        cards = sorted((p for p in drm.glob("card*") if re.fullmatch(r"card\d+", p.name)), key=lambda p: int(p.name[4:]))
+    except OSError as exc:
+        return [], f"/sys/class/drm cannot be listed: {exc}"
     gpus: list[GpuInfo] = []
     for card in cards:
         dev = card / "device"
-        if _read(dev / "vendor") != AMD_PCI_VENDOR:
+        if read_value(dev / "vendor") != AMD_PCI_VENDOR:
             continue
-        total = _int(_read(dev / "mem_info_vram_total"))
-        used = _int(_read(dev / "mem_info_vram_used"))
-        product = _read(dev / "product_name")
-        name = product or f"AMD GPU {_read(dev / 'device') or ''}".strip()
+        total, free = _vram(_int(read_value(dev / "mem_info_vram_total")),
+                            _int(read_value(dev / "mem_info_vram_used")), "sysfs", "mem_info_vram_total",
+                            "mem_info_vram_used")
+        product = read_value(dev / "product_name")
+        name = product or f"AMD GPU {read_value(dev / 'device') or ''}".strip()
         gpus.append(_gpu(
             len(gpus),
             Reading.of(name, "sysfs", None if product else "the driver gave no product name; PCI device id shown"),
-            Reading.of(gib(total), "sysfs") if total else Reading.unknown("sysfs", "mem_info_vram_total missing"),
-            Reading.of(gib(total - used), "sysfs") if total and used is not None
-            else Reading.unknown("sysfs", "mem_info_vram_used missing"),
-            None,
-            "sysfs",
+            total, free, None, "sysfs",
         ))
     if gpus:
         return gpus, ""
-    return [], "no AMD GPU under /sys/class/drm" if cards or drm.exists() else "no /sys/class/drm (no GPU driver)"
+    return [], "no AMD GPU under /sys/class/drm" if cards or exists(drm) else "no /sys/class/drm (no GPU driver)"
 
 
 def _gpu(index, name, total, free, gfx: str | None, source) -> GpuInfo:
@@ -116,15 +132,10 @@ def _gpu(index, name, total, free, gfx: str | None, source) -> GpuInfo:
     )
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
+def _int(value: object) -> int | None:
+    """A byte count as rocm-smi (a string or a number) or sysfs (a string) writes it; anything else is None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,30}", value.strip()):
+        return int(value)
+    return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 
-from .readings import GpuInfo, Reading, gib
+from ._files import uint
+from .readings import GpuInfo, Reading, gib, plausible_bytes
 
 SYSCTL_TIMEOUT_S = 3
 
@@ -28,13 +29,13 @@ def read_sysctl(run: Runner | None = None) -> tuple[Reading[int], Reading[str]]:
     except FileNotFoundError:
         why = "sysctl is not available"
         return Reading.unknown("sysctl", why), Reading.unknown("sysctl", why)
-    except (subprocess.SubprocessError, OSError) as exc:
+    except (subprocess.SubprocessError, OSError, ValueError) as exc:  # ValueError: output that is not text
         why = f"sysctl failed: {exc}"
         return Reading.unknown("sysctl", why), Reading.unknown("sysctl", why)
-    mem = lines[0].strip() if lines else ""
+    mem = uint(lines[0]) if lines else None
     chip = lines[1].strip() if len(lines) > 1 else ""
     return (
-        Reading.of(int(mem), "sysctl") if mem.isdigit() else Reading.unknown("sysctl", "hw.memsize unreadable"),
+        Reading.of(mem, "sysctl") if plausible_bytes(mem) else Reading.unknown("sysctl", "hw.memsize unreadable"),
         Reading.of(chip, "sysctl") if chip else Reading.unknown("sysctl", "machdep.cpu.brand_string empty"),
     )
 

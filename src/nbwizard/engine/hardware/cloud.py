@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ._files import read_value
 from .readings import Reading
 
 # Services first: Colab runs on GCP and SageMaker on AWS, and the service is what the user chose.
@@ -66,7 +67,4 @@ def probe_cloud(env: Mapping[str, str], root: Path = Path("/")) -> Reading[str]:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip().lower() or None
-    except OSError:
-        return None
+    return (read_value(path) or "").lower() or None

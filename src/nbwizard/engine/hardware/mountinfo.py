@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._files import read_text, uint
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -23,17 +25,16 @@ def _unescape(text: str) -> str:
 
 
 def read_mountinfo(root: Path) -> list[Mount]:
-    try:
-        text = (root / "proc/self/mountinfo").read_text()
-    except OSError:
-        return []
+    """The mounts in /proc/self/mountinfo; lines that do not parse are skipped, an unreadable file is []."""
     mounts = []
-    for line in text.splitlines():
+    for line in (read_text(root / "proc/self/mountinfo") or "").splitlines():
         left, sep, right = line.partition(" - ")
         fields, tail = left.split(), right.split()
         if not sep or len(fields) < 5 or len(tail) < 2:
             continue
         major, _, minor = fields[2].partition(":")
+        if uint(major) is None or uint(minor) is None:
+            continue
         mounts.append(Mount(int(major), int(minor), _unescape(fields[3]), _unescape(fields[4]), tail[0],
                             _unescape(tail[1]), tail[2] if len(tail) > 2 else ""))
     return mounts

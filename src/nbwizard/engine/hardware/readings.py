@@ -15,6 +15,9 @@ StorageKind = Literal["nvme", "ssd", "hdd", "network", "ram", "unknown"]
 Vendor = Literal["nvidia", "amd", "apple"]
 
 GIB = 1024**3
+# No machine's RAM and no accelerator's memory comes near 1 PiB (the largest catalog entry is 512 GB); a byte
+# count above it is a sentinel or garbage (NVML's 2**64 - 1, a corrupt /proc/meminfo), not a reading.
+MAX_PLAUSIBLE_BYTES = 1024**5
 
 
 class _Frozen(BaseModel):
@@ -79,6 +82,11 @@ class PlatformInfo(_Frozen):
     os: str  # platform.system(): "Linux", "Darwin", "Windows"
     machine: str  # platform.machine(): "x86_64", "arm64", "aarch64"
     python: str
+
+
+def plausible_bytes(value: object) -> bool:
+    """True for a byte count a probe may report as memory: an int (not a bool) in (0, 1 PiB]."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_PLAUSIBLE_BYTES
 
 
 def gib(n_bytes: float) -> float:

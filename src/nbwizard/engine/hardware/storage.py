@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
+from ._files import exists, read_text
 from .mountinfo import Mount, mount_for, read_mountinfo
 from .readings import StorageInfo, StorageKind, gib
 
@@ -38,18 +39,25 @@ def probe_storage(path: str | os.PathLike, root: Path = Path("/"), disk_usage: D
         root: filesystem root holding ``proc`` and ``sys`` (tests pass a recorded tree).
         disk_usage: ``shutil.disk_usage``, replaceable in tests.
     """
-    resolved, existing = _resolve(Path(path), root)
+    try:
+        resolved, existing = _resolve(Path(path), root)
+    except (OSError, ValueError, RuntimeError) as exc:  # a symlink loop, a NUL in the name, no permission
+        return StorageInfo(path=str(path), kind="unknown", reason=f"the path cannot be resolved: {exc}")
     free = total = None
     try:
         usage = disk_usage(str(_under(root, existing)))
         free, total = gib(usage.free), gib(usage.total)
-    except OSError:
+    except (OSError, ValueError):
         pass  # free space stays None; the kind is still worth reporting
     info = StorageInfo(path=str(path), kind="unknown", free_gib=free, total_gib=total, reason="no mount table")
     mount = mount_for(resolved, read_mountinfo(root))
     if mount is None:
         return info
-    kind, device, reason, source = _classify_mount(mount, root, 0)
+    try:
+        kind, device, reason, source = _classify_mount(mount, root, 0)
+    except (OSError, ValueError, RuntimeError) as exc:  # sysfs links that loop or vanish mid-walk
+        kind, device, source = "unknown", mount.source, "procfs"
+        reason = f"its block device cannot be followed: {exc}"
     return StorageInfo(path=str(path), kind=kind, device=device, filesystem=mount.fstype, mount_point=mount.point,
                        free_gib=free, total_gib=total, reason=reason, source=source)
 
@@ -62,7 +70,7 @@ def _resolve(path: Path, root: Path) -> tuple[str, str]:
     """(resolved absolute path, its nearest existing ancestor), symlinks followed inside ``root``."""
     p = Path(os.path.abspath(os.path.expanduser(path))) if root == Path("/") else Path(os.path.normpath(Path("/") / path))
     existing, tail = p, []
-    while not _under(root, str(existing)).exists() and existing != existing.parent:
+    while not exists(_under(root, str(existing))) and existing != existing.parent:
         tail.append(existing.name)
         existing = existing.parent
     real = os.path.realpath(_under(root, str(existing)))
@@ -82,7 +90,7 @@ def _classify_mount(mount: Mount, root: Path, depth: int) -> tuple[StorageKind, 
         return _overlay(mount, root, depth)
     if mount.major != 0:
         block = root / "sys/dev/block" / f"{mount.major}:{mount.minor}"
-        if block.exists():
+        if exists(block):
             kind, chain, reason = _classify_block(block.resolve(), root, depth)
             return kind, chain, reason, "sysfs"
         return "unknown", mount.source, f"block device {mount.major}:{mount.minor} is not in /sys/dev/block", "procfs"
@@ -96,7 +104,7 @@ def _classify_mount(mount: Mount, root: Path, depth: int) -> tuple[StorageKind, 
 def _overlay(mount: Mount, root: Path, depth: int) -> tuple[StorageKind, str | None, str | None, str]:
     options = dict(o.split("=", 1) for o in mount.super_options.split(",") if "=" in o)
     upper = options.get("upperdir")
-    if upper and depth < _MAX_DEPTH and _under(root, upper).exists():
+    if upper and depth < _MAX_DEPTH and exists(_under(root, upper)):
         under = mount_for(upper, read_mountinfo(root))
         if under is not None and under.fstype != "overlay":
             kind, device, reason, source = _classify_mount(under, root, depth + 1)
@@ -112,16 +120,16 @@ def _block_by_source(source: str, root: Path) -> Path | None:
     name = source.rsplit("/", 1)[-1]
     if source.startswith("/dev/mapper/"):
         for dm in (root / "sys/block").glob("dm-*"):
-            if _read(dm / "dm/name") == name:
+            if read_text(dm / "dm/name") == name:
                 return dm.resolve()
         return None
     candidate = root / "sys/class/block" / name
-    return candidate.resolve() if candidate.exists() else None
+    return candidate.resolve() if exists(candidate) else None
 
 
 def _classify_block(dev: Path, root: Path, depth: int) -> tuple[StorageKind, str, str | None]:
     """(kind, "dm-0 (dm-crypt) → nvme0n1p3 → nvme0n1", reason) for a /sys/devices/…/block/X[/Xpn] directory."""
-    if (dev / "partition").exists():
+    if exists(dev / "partition"):
         kind, chain, reason = _classify_disk(dev.parent, root, depth)
         return kind, f"{dev.name} → {chain}", reason
     return _classify_disk(dev, root, depth)
@@ -134,19 +142,19 @@ def _classify_disk(disk: Path, root: Path, depth: int) -> tuple[StorageKind, str
     if name.startswith(("dm-", "md")):
         return _stacked(disk, root, depth)
     if name.startswith("loop"):
-        backing = _read(disk / "loop/backing_file")
+        backing = read_text(disk / "loop/backing_file")
         if not backing:
             return "unknown", name, "loop device without a backing file"
         inner = probe_storage(backing, root, disk_usage=_no_usage)
         return inner.kind, f"{name} (file {backing}) → {inner.device}", inner.reason
     if name.startswith(("zram", "ram")):
         return "ram", name, "compressed RAM disk"
-    model = (_read(disk / "device/model") or "").strip()
+    model = (read_text(disk / "device/model") or "").strip()
     if any(m in model for m in NETWORK_DISK_MODELS):
         return "network", name, f"cloud block storage attached over the network ({model})"
     if name.startswith("nvme"):
         return "nvme", name, None
-    rotational = _read(disk / "queue/rotational")
+    rotational = read_text(disk / "queue/rotational")
     if name.startswith(("vd", "xvd")):
         if rotational == "0":
             return "ssd", name, "virtual disk that the host declares non-rotational"
@@ -161,10 +169,10 @@ def _classify_disk(disk: Path, root: Path, depth: int) -> tuple[StorageKind, str
 def _stacked(disk: Path, root: Path, depth: int) -> tuple[StorageKind, str, str | None]:
     name = disk.name
     if name.startswith("dm-"):
-        uuid = _read(disk / "dm/uuid") or ""
+        uuid = read_text(disk / "dm/uuid") or ""
         label = "dm-crypt" if uuid.startswith("CRYPT-") else "LVM" if uuid.startswith("LVM-") else "device-mapper"
     else:
-        label = f"md {_read(disk / 'md/level') or 'RAID'}"
+        label = f"md {read_text(disk / 'md/level') or 'RAID'}"
     members = [_classify_block(s.resolve(), root, depth + 1) for s in sorted((disk / "slaves").glob("*"))]
     if not members:
         return "unknown", f"{name} ({label})", f"{label} device without visible members"
@@ -181,8 +189,3 @@ def _no_usage(_: str):
     raise OSError("free space of a loop device's backing file is not needed")
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None

@@ -7,29 +7,33 @@ import re
 import sys
 from pathlib import Path
 
+from ._files import read_text
 from .amd import BF16_GFX, FP8_GFX
 from .nvidia import BF16_MIN_CC, FP8_MIN_CC
-from .readings import GpuInfo, Reading, gib
+from .readings import GpuInfo, Reading, gib, plausible_bytes
 
 _NOT_LOOKED_UP = Reading.unknown("catalog", "not looked up")
 
 
 def torch_installed() -> bool:
-    return "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+    try:
+        return "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def torch_version() -> Reading[str]:
     """torch's version without importing it (read from torch/version.py), or why it is unknown."""
     if "torch" in sys.modules:
         return Reading.of(str(sys.modules["torch"].__version__), "torch")
-    spec = importlib.util.find_spec("torch")
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError) as exc:  # a broken install or a stub module without a spec
+        return Reading.unknown("torch", f"torch's install cannot be inspected: {exc}")
     if spec is None or not spec.submodule_search_locations:
         return Reading.unknown("torch", "torch is not installed")
     version_py = Path(next(iter(spec.submodule_search_locations))) / "version.py"
-    try:
-        match = re.search(r"""__version__\s*(?::\s*str)?\s*=\s*['"]([^'"]+)['"]""", version_py.read_text())
-    except OSError:
-        match = None
+    match = re.search(r"""__version__\s*(?::\s*str)?\s*=\s*['"]([^'"]+)['"]""", read_text(version_py) or "")
     if match is None:
         return Reading.unknown("torch", "torch is installed but its version.py is unreadable")
     return Reading.of(match.group(1), "torch", "read from torch/version.py; torch was not imported")
@@ -38,9 +42,16 @@ def torch_version() -> Reading[str]:
 def probe_torch(ram_total_gib: Reading[float]) -> tuple[list[GpuInfo], str | None]:
     """GPUs torch can see (CUDA, ROCm via torch.version.hip, or Apple MPS), or none and the reason."""
     try:
-        import torch
+        return _probe_torch(ram_total_gib)
     except ImportError:
         return [], "torch is not installed"
+    except Exception as exc:  # noqa: BLE001 - a broken CUDA setup raises anything; it must not stop detection
+        return [], f"torch could not describe the GPU: {type(exc).__name__}: {exc}"
+
+
+def _probe_torch(ram_total_gib: Reading[float]) -> tuple[list[GpuInfo], str | None]:
+    import torch
+
     if torch.cuda.is_available():
         vendor = "amd" if getattr(torch.version, "hip", None) else "nvidia"
         return [_cuda_device(torch, i, vendor) for i in range(torch.cuda.device_count())], None
@@ -70,7 +81,8 @@ def _cuda_device(torch, index: int, vendor: str) -> GpuInfo:
     driver = torch.version.hip if vendor == "amd" else torch.version.cuda
     return GpuInfo(
         index=index, vendor=vendor, name=Reading.of(props.name, "torch"),
-        memory_total_gib=Reading.of(gib(props.total_memory), "torch"),
+        memory_total_gib=Reading.of(gib(props.total_memory), "torch") if plausible_bytes(props.total_memory)
+        else Reading.unknown("torch", f"torch reported an implausible memory size ({props.total_memory!r})"),
         memory_free_gib=Reading.unknown("torch", "reading free memory would start a CUDA context"),
         driver=Reading.of(f"{'ROCm/HIP' if vendor == 'amd' else 'CUDA'} {driver}", "torch", "the runtime torch was built with")
         if driver else Reading.unknown("torch", "torch reports no runtime version"),
