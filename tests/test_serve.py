@@ -46,7 +46,8 @@ def _get(url: str, host: str | None = None,
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``nbwizard serve --port P --allow-host wizard.example.org`` while P is taken by another program, started in
-    a folder holding a stray ``voila.py`` (plain Voilà would run it as its configuration)."""
+    a folder holding a stray ``voila.py`` (plain Voilà would run it as its configuration, and ``python -m`` would
+    import it in place of Voilà: the server would not start)."""
     work = tmp_path_factory.mktemp("serve")
     (work / "voila.py").write_text(f"open({str(work / 'stray-config-ran')!r}, 'w').close()\n")
     with socket.socket() as taken:
