@@ -37,6 +37,7 @@ from jupyter_core.paths import jupyter_config_path
 from jupyter_server.log import log_request
 from tornado.httputil import HTTPServerRequest
 from tornado.ioloop import IOLoop
+from tornado.log import access_log
 from tornado.routing import Matcher, Rule
 from traitlets import List, Unicode, default
 from voila.app import Voila
@@ -92,10 +93,11 @@ class _RefuseForeignHost(tornado.web.RequestHandler):
     """403 for every method and route, websockets included."""
 
     def prepare(self) -> None:
+        access_log.warning("refused a request for host %r (not localhost or an --allow-host name)", self.request.host)
         self.set_status(403)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"nbwizard: refusing a request for host {self.request.host!r}; "
-                    f"start `nbwizard serve --allow-host NAME` to serve under that name\n")
+        self.finish("nbwizard: this server does not answer to that host name "
+                    "(`nbwizard serve --allow-host NAME` adds one)\n")
 
 
 class _PageHandler(TornadoVoilaHandler):
