@@ -1,17 +1,21 @@
 """Voilà page interactive time (target <= 3 s on a 2-core machine): request -> wizard's Next button visible.
 
-Starts ``nbwizard serve`` on a free port and loads the page with Playwright driving Debian's chromium, three
-times (each load starts a fresh kernel). Run: ``python benchmarks/bench_voila.py``.
+Starts ``nbwizard serve`` on a free port, reads the URL it prints (with its token), and loads the page with
+Playwright driving Debian's chromium, three times (each load starts a fresh kernel). Run:
+``python benchmarks/bench_voila.py``.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
+
+from nbwizard._voila_app import announced_url
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -24,16 +28,17 @@ def main(loads: int = 3) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     work = tempfile.mkdtemp(prefix="nbwizard-bench-")
-    server = subprocess.Popen([sys.executable, "-m", "nbwizard", "serve", "--port", str(port)], cwd=work,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    env = {k: v for k, v in os.environ.items() if k != "NBWIZARD_TOKEN"}  # let the server generate its token
+    server = subprocess.Popen([sys.executable, "-m", "nbwizard", "serve", "--port", str(port)], cwd=work, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "voila/static/voila.js", timeout=1).close()
+        url = None
+        for line in server.stdout:  # the server prints only this line on stdout (its log goes to stderr)
+            if url := announced_url(line):
                 break
-            except OSError:
-                time.sleep(0.2)
+        if not url:
+            raise SystemExit("nbwizard serve exited without printing its URL")
+        threading.Thread(target=server.stdout.read, daemon=True).start()  # never let a full pipe block it
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
             times = []
@@ -54,6 +59,7 @@ def main(loads: int = 3) -> None:
     finally:
         server.terminate()
         server.wait(10)
+        server.stdout.close()
 
 
 if __name__ == "__main__":

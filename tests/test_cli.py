@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from nbwizard import load_job
-from nbwizard.cli import main, serve_command
+from nbwizard.cli import main
 
 JOBS = Path(__file__).parent / "fixtures" / "jobs"
 
@@ -60,16 +60,6 @@ def test_info_flux_prints_sizes_with_sources(capsys):
 def test_unknown_arch_is_an_error_on_stderr_with_close_matches(capsys):
     code, out, err = run(capsys, "info", "fluxx")
     assert code == 2 and out == "" and "did you mean" in err and "flux" in err
-
-
-def test_serve_refuses_a_public_address_without_a_token():
-    from nbwizard.cli import CliError
-
-    with pytest.raises(CliError, match="token"):
-        serve_command("0.0.0.0", 8866, None, Path("wizard.ipynb"))
-    argv = serve_command("127.0.0.1", 8866, None, Path("wizard.ipynb"))
-    assert "--Voila.ip=127.0.0.1" in argv and any("cull_idle_timeout" in a for a in argv)
-    assert any(a.startswith("--Voila.token=") for a in serve_command("0.0.0.0", 1, "s3cret", Path("x")))
 
 
 def test_recommend_writes_a_job_and_refuses_to_overwrite(capsys, tmp_path):

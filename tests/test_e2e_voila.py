@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
-import socket
-import subprocess
-import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 import nbwizard
+import serving
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -27,41 +28,13 @@ if not Path(CHROMIUM).exists():
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """``nbwizard serve`` on a free port, in a working folder of its own, with its own config home."""
+    """``nbwizard serve`` on a free port, in a working folder of its own, with its own config home: the URL it
+    printed (with its token) and that folder."""
     work = tmp_path_factory.mktemp("serve")
-    port = _free_port()
-    env = {**os.environ, "NBWIZARD_HOME": str(work / "home")}
-    log = open(work / "voila.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "nbwizard", "serve", "--port", str(port)], cwd=work, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail("nbwizard serve exited:\n" + (work / "voila.log").read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail("nbwizard serve did not answer in 90 s")
-            time.sleep(0.3)
-    yield url, work
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serving.served(work, "--port", str(serving.free_port())) as (_, url):
+        yield url, work
 
 
 @pytest.fixture()
@@ -87,10 +60,14 @@ def test_a_person_clicks_through_every_step_and_saves_a_job_ai_toolkit_reads(ser
     from playwright.sync_api import expect
 
     url, work = served
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(url, wait_until="domcontentloaded")
     nxt = page.get_by_role("button", name="Next", exact=True)
     nxt.wait_for(state="visible", timeout=120_000)
     expect(page.get_by_text("Pre-flight").first).to_be_visible()
+    assert page.title() == "nbwizard"
+    expect(page.get_by_text("Run the cell")).to_have_count(0)  # that hint is for JupyterLab only
     # plan for an RTX 4090 from this CPU-only machine
     page.get_by_label("Target GPU").select_option(label="NVIDIA GeForce RTX 4090")
     expect(page.locator("#nbw-vram")).to_contain_text("24.0 GiB", timeout=30_000)
@@ -125,3 +102,49 @@ def test_a_person_clicks_through_every_step_and_saves_a_job_ai_toolkit_reads(ser
     saved = nbwizard.load_job(work / "planned.yaml")
     assert saved == nbwizard.load_job(review_yaml)
     assert saved.get("model.arch") == "flux" and saved.get("datasets[].folder_path")
+    # the whole session asked nothing of any other host (no CDN: the page works offline)
+    elsewhere = [u for u in requested if urlsplit(u).scheme not in ("data", "blob")
+                 and urlsplit(u).hostname != urlsplit(url).hostname]
+    assert requested and elsewhere == []
+
+
+def _kernel_alive(url: str, kernel_id: str) -> bool:
+    parts = urlsplit(url)
+    token = parts.query.split("token=", 1)[1]
+    request = urllib.request.Request(f"{parts.scheme}://{parts.netloc}/api/kernels/{kernel_id}",
+                                     headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise
+
+
+def test_a_closed_page_shuts_its_kernel_down(served):
+    """Ten page loads, each closed once the wizard shows: none of their kernels outlives its page (Voilà's culling
+    would only stop them after 10 minutes idle)."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = served
+    kernels = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        opener = browser.new_page()
+        for _ in range(10):
+            # a window the page's own script may close, the way a person closes a tab (Playwright's page.close()
+            # skips the unload that sends the shutdown request)
+            with opener.expect_popup() as popup:
+                opener.evaluate("url => window.open(url)", url)
+            page = popup.value
+            page.get_by_role("button", name="Next", exact=True).wait_for(state="visible", timeout=120_000)
+            kernels.append(json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"])
+            assert _kernel_alive(url, kernels[-1])
+            page.evaluate("window.close()")
+            page.wait_for_event("close")
+        deadline = time.monotonic() + 10
+        while alive := [k for k in kernels if _kernel_alive(url, k)]:
+            assert time.monotonic() < deadline, f"{len(alive)} of 10 kernels still running 10 s after their page closed"
+            time.sleep(0.25)
+        browser.close()

@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -148,39 +149,53 @@ def notebook_path() -> Path:
     raise CliError("wizard.ipynb is missing from this installation")
 
 
-def _is_local(ip: str) -> bool:
-    if ip == "localhost":
-        return True
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?")
+
+
+def allowed_host(name: str) -> str:
+    """An ``--allow-host`` value: a DNS name (lower-cased), or an IP address; no ports, schemes or wildcards."""
+    value = name.strip().lower()
     try:
-        return ipaddress.ip_address(ip).is_loopback
+        return str(ipaddress.ip_address(value.strip("[]")))
     except ValueError:
-        return False
+        pass
+    if not _HOST_NAME.fullmatch(value) or len(value) > 253:
+        raise CliError(f"--allow-host {name!r} is not a host name (give the name only, e.g. wizard.example.org)")
+    return value
 
 
-def serve_command(ip: str, port: int, token: str | None, notebook: Path) -> list[str]:
-    """The Voilà command line: idle kernels are culled (Voilà keeps one per page load otherwise)."""
-    if not _is_local(ip) and not token:
-        raise CliError(f"refusing to serve on {ip} without a token: anyone on that network could use this "
-                       f"machine; pass --token SECRET (or NBWIZARD_TOKEN), or serve on 127.0.0.1 and tunnel")
-    argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
+def serve_command(ip: str, port: int, notebook: Path, allow_hosts: Sequence[str] = ()) -> list[str]:
+    """The server's command line (no secret on it: the token travels in ``NBWIZARD_TOKEN``, see ``_voila_app``).
+
+    Idle kernels are culled as a backstop (a page that closes shuts its kernel down itself), and one kernel runs
+    the notebook ahead of the next page load, so the page appears in about half the time.
+    """
+    # -P (Python 3.11+): the working folder stays off the import path, so a stray voila.py (or yaml.py…) in the
+    # folder the command was started from is not imported in place of the real module
+    python = [sys.executable, "-P"] if sys.version_info >= (3, 11) else [sys.executable]
+    argv = [*python, "-m", "nbwizard._voila_app", str(notebook), "--no-browser", f"--port={port}",
+            f"--Voila.ip={ip}", "--template=nbwizard",
             "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
             "--MappingKernelManager.cull_connected=False", "--VoilaConfiguration.show_tracebacks=False",
-            # one kernel runs the notebook ahead of the next page load, so the page appears in about half the time
             "--preheat_kernel=True", "--pool_size=1"]
-    if token:
-        argv.append(f"--Voila.token={token}")
+    argv += [f"--WizardVoila.allowed_hosts={allowed_host(name)}" for name in allow_hosts]
     return argv
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    notebook = notebook_path()
-    argv = serve_command(args.ip, args.port, args.token or os.environ.get("NBWIZARD_TOKEN"), notebook)
-    print(f"nbwizard: serving the wizard on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr)
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: give a port from 1 to 65535 (the next free one is taken if it is busy)")
+    argv = serve_command(args.ip, args.port, notebook_path(), args.allow_host or ())
+    env = dict(os.environ)
+    if args.token:
+        env["NBWIZARD_TOKEN"] = args.token
+    # saved jobs go to the folder the command was started in
+    env.setdefault("NBWIZARD_OUTPUT_DIR", os.getcwd())
+    sys.stdout.flush()
     sys.stderr.flush()
-    # become Voilà (no wrapper process left between a supervisor's signals and the server); saved jobs go to
-    # the folder the command was started in
-    os.environ.setdefault("NBWIZARD_OUTPUT_DIR", os.getcwd())
-    os.execv(argv[0], argv)
+    # become the server (no wrapper process between a supervisor's signals and it; a --token given here leaves
+    # the command line); it prints the URL to open once it listens
+    os.execve(argv[0], argv, env)
     return 0  # not reached
 
 
@@ -209,10 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("serve", help="serve the wizard as a Voilà page (127.0.0.1:8866)")
-    p.add_argument("--ip", default="127.0.0.1")
+    p = sub.add_parser("serve", help="serve the wizard as a Voilà page (127.0.0.1:8866, with a token)",
+                       description="Prints the URL to open: the port the server really got (the next free one when "
+                                   "PORT is taken) and a generated token (or NBWIZARD_TOKEN's). Requests without "
+                                   "the token, or for a host name other than localhost and the --allow-host ones, "
+                                   "are refused.")
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--token", help="required to serve on a non-local address")
+    p.add_argument("--token", help="use this token rather than a generated one (prefer NBWIZARD_TOKEN: a command "
+                                   "line is visible to every user of the machine)")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also accept requests for this host name, e.g. a reverse proxy's (repeatable)")
     p.set_defaults(func=cmd_serve)
 
     for extra in _EXTRA_COMMANDS:
