@@ -16,9 +16,10 @@ The rules, with their thresholds:
 * **Class-word candidate** (what the trigger word stands for, e.g. DOP's preservation class). Each caption that
   holds the anchor (the trigger candidate, else the configured trigger word, and the placeholders) names at most
   one word, looked for within :data:`CLASS_WINDOW` words after the anchor, then before it: a noun of the ``class``
-  list, else a word that is neither a ``function`` nor a ``caption`` word (``sks teapot``: ``teapot``). The word named by the most captions is the candidate when at least
-  :data:`CLASS_SHARE` (50 %) of the anchored captions name it. When fewer than :data:`MIN_CAPTIONS` captions hold
-  an anchor: the ``class`` noun found in the most captions, if in at least 50 % of them.
+  list, else a word that is neither a ``function`` nor a ``caption`` word (``sks teapot``: ``teapot``). The word
+  named by the most captions is the candidate when at least :data:`CLASS_SHARE` (50 %) of the anchored captions
+  name it. When fewer than :data:`MIN_CAPTIONS` captions hold an anchor: the ``class`` noun found in the most
+  captions, if in at least 50 % of them.
 
 Each candidate carries its evidence ("in 23 of 25 captions").
 """

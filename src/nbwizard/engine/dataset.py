@@ -2,18 +2,18 @@
 
 The rules below were read from ostris/ai-toolkit (snapshot 27a03a9, 2026-08-21); the scan follows them.
 
-* Which files (``toolkit/data_loader.py``, ``AiToolkitDataset.__init__``): the folder is walked recursively
-  (``os.walk``, symlinked folders not entered); folders and files whose name starts with ``.`` are skipped, and so
-  are files whose parent folder is named ``_controls`` (generated control images). Image extensions are
-  ``.jpg .jpeg .png .webp``, matched case-insensitively; anything else (``.gif``, ``.bmp``, ...) is ignored.
-  Videos (``.mp4 .avi .mov .webm .mkv .wmv .m4v .flv``) are loaded only for video datasets (``num_frames > 1``
-  or ``auto_frame_count``), next to the images.
+* Which files (``toolkit/data_loader.py``, ``AiToolkitDataset.__init__``, lines 39–40, 439–450): the folder is
+  walked recursively (``os.walk``, symlinked folders not entered); folders and files whose name starts with ``.``
+  are skipped, and so are files whose parent folder is named ``_controls`` (generated control images). Image
+  extensions are ``.jpg .jpeg .png .webp``, matched case-insensitively; anything else (``.gif``, ``.bmp``, ...)
+  is ignored. Videos (``.mp4 .avi .mov .webm .mkv .wmv .m4v .flv``) are loaded only for video datasets
+  (``num_frames > 1`` or ``auto_frame_count``), next to the images.
 * Sizes (``toolkit/data_transfer_object/data_loader.py`` lines 155/158, ``FileItemDTO``):
   ``exif_transpose(Image.open(path))``: Pillow tells the format from the bytes, applies the EXIF orientation (so
   rotated photos swap width and height) and decodes the image. The scan reads sizes with Pillow too, headers only
   (see :mod:`nbwizard.engine._image_headers`: decompression bombs, truncation, orientation). The optional
   ``fast_image_size`` reads headers and skips EXIF. Sizes are cached in ``.aitk_size.json`` in the dataset folder.
-  A file that fails there is skipped with a printed error (``toolkit/data_loader.py`` lines 529–555); never fatal,
+  A file that fails there is skipped with a printed error (``toolkit/data_loader.py`` lines 530–555); never fatal,
   but an empty dataset is. Videos are sized with OpenCV by the trainer; the scan lists them without sizes.
 * Folders the walk cannot list are skipped silently by ``os.walk``; a link that loops is listed as a file by it
   (and, with an image extension, fails to load). The scan reports each such entry and goes on.
@@ -339,7 +339,7 @@ def analyze_dataset(
     return DatasetInfo(
         root=_shown(str(root)), images=tuple(images), videos=tuple(rel for rel, _, _ in scan.videos),
         videos_trained=videos_trained, total_bytes=sum(s for _, _, s in scan.images + scan.videos),
-        corrupt=tuple(corrupt + caption_problems), notes=tuple(notes),
+        corrupt=tuple(sorted(corrupt + caption_problems, key=lambda p: p.path)), notes=tuple(notes),
         ignored=tuple(scan.ignored), hidden_skipped=scan.hidden, captions=captions,
         size_histogram=_size_histogram(images), aspect_histogram=_aspect_histogram(images),
         buckets=tuple(plan_buckets(images, r, divisibility, dropped=total - len(images)) for r in resolutions),
@@ -406,8 +406,9 @@ def _scan(root: Path, caption_ext: str) -> _Scan:
                 continue
             rel = prefix + _shown(entry.name)
             if rel != prefix + entry.name:
-                scan.notes.append(FileProblem(rel, "the name holds bytes that are not UTF-8 text or control "
-                                                   "characters (shown as \\xNN here); the trainer reads it as is"))
+                scan.notes.append(FileProblem(rel, "the name is not plain text (bytes that are not UTF-8, or control "
+                                                   "characters), shown with \\xNN escapes here; the trainer reads "
+                                                   "the file all the same"))
             try:
                 _sort_entry(scan, entry, rel, caption_ext, in_controls, subdirs)
             except OSError as exc:  # whatever the file system says about one entry, the scan goes on
