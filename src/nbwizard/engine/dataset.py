@@ -2,20 +2,29 @@
 
 The rules below were read from ostris/ai-toolkit (snapshot 27a03a9, 2026-08-21); the scan follows them.
 
-* Which files (``toolkit/data_loader.py``, ``AiToolkitDataset.__init__``): the folder is walked recursively
-  (``os.walk``, symlinked folders not entered); folders and files whose name starts with ``.`` are skipped, and so
-  are files whose parent folder is named ``_controls`` (generated control images). Image extensions are
-  ``.jpg .jpeg .png .webp``, matched case-insensitively; anything else (``.gif``, ``.bmp``, ...) is ignored.
-  Videos (``.mp4 .avi .mov .webm .mkv .wmv .m4v .flv``) are loaded only for video datasets (``num_frames > 1``
-  or ``auto_frame_count``), next to the images.
-* Sizes (``toolkit/data_transfer_object/data_loader.py``, ``FileItemDTO``): Pillow opens the file (the format is
-  told from the bytes) and applies the EXIF orientation, so rotated photos swap width and height (the optional
-  ``fast_image_size`` reads headers and skips EXIF). Sizes are cached in ``.aitk_size.json`` in the dataset
-  folder. A file that fails to load is skipped with a printed error; never fatal, but an empty dataset is.
+* Which files (``toolkit/data_loader.py``, ``AiToolkitDataset.__init__``, lines 39–40, 439–450): the folder is
+  walked recursively (``os.walk``, symlinked folders not entered); folders and files whose name starts with ``.``
+  are skipped, and so are files whose parent folder is named ``_controls`` (generated control images). Image
+  extensions are ``.jpg .jpeg .png .webp``, matched case-insensitively; anything else (``.gif``, ``.bmp``, ...)
+  is ignored. Videos (``.mp4 .avi .mov .webm .mkv .wmv .m4v .flv``) are loaded only for video datasets
+  (``num_frames > 1`` or ``auto_frame_count``), next to the images.
+* Sizes (``toolkit/data_transfer_object/data_loader.py`` lines 155/158, ``FileItemDTO``):
+  ``exif_transpose(Image.open(path))``: Pillow tells the format from the bytes, applies the EXIF orientation (so
+  rotated photos swap width and height) and decodes the image. The scan reads sizes with Pillow too, headers only
+  (see :mod:`nbwizard.engine._image_headers`: decompression bombs, truncation, orientation). The optional
+  ``fast_image_size`` reads headers and skips EXIF. Sizes are cached in ``.aitk_size.json`` in the dataset folder.
+  A file that fails there is skipped with a printed error (``toolkit/data_loader.py`` lines 530–555); never fatal,
+  but an empty dataset is. Videos are sized with OpenCV by the trainer; the scan lists them without sizes.
+* Folders the walk cannot list are skipped silently by ``os.walk``; a link that loops is listed as a file by it
+  (and, with an image extension, fails to load). The scan reports each such entry and goes on.
 * Captions (``toolkit/dataloader_mixins.py``, ``CaptionProcessingDTOMixin.load_caption``; ``caption_ext`` in
   ``toolkit/config_modules.py`` ``DatasetConfig``, default ``txt``, a leading dot added): the caption is the file
-  with the image's path minus its extension plus the caption extension. When it is missing, or holds only
-  whitespace, ``default_caption`` is used (an empty caption if none is set).
+  with the image's path minus its extension plus the caption extension, read as UTF-8 (lines 350–354). When it
+  does not exist (``os.path.exists``: a broken link counts as missing), or holds only whitespace,
+  ``default_caption`` is used (an empty caption if none is set). A caption that exists but cannot be read (not
+  UTF-8, no permission) raises while a batch is built, outside the loader's skip-on-error
+  (``toolkit/data_loader.py`` line 656): the training stops.
+* Trigger- and class-word candidates: read from the captions by :mod:`nbwizard.engine._caption_words`.
 * Trigger word (``toolkit/prompt_utils.py``, ``inject_trigger_into_prompt``): ``[trigger]`` and ``[name]`` in a
   caption are replaced by the trigger word (removed when there is none); when a trigger word is set and the
   caption still does not contain it, it is put in front of the caption (not for regularisation datasets).
@@ -49,12 +58,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 
-from nbwizard.engine._image_headers import read_image_size
+from nbwizard.engine._caption_words import WordCandidate, word_candidates
+from nbwizard.engine._image_headers import read_image_sizes
 
 __all__ = [
     "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "Bucket", "BucketPlan", "CaptionStats", "ControlFolderInfo",
-    "DatasetError", "DatasetInfo", "FileProblem", "HistogramBin", "ImageRecord", "analyze_dataset", "bucket_for",
-    "plan_buckets",
+    "DatasetError", "DatasetInfo", "FileList", "FileProblem", "HistogramBin", "ImageRecord", "WordCandidate",
+    "analyze_dataset", "bucket_for", "plan_buckets",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -64,6 +74,8 @@ _PLACEHOLDERS = ("[trigger]", "[name]")
 _SIZE_BINS = (256, 512, 768, 1024, 1536, 2048)  # edges on sqrt(width*height)
 _ASPECTS = ((9, 21), (1, 2), (9, 16), (2, 3), (3, 4), (4, 5), (1, 1), (5, 4), (4, 3), (3, 2), (16, 9), (2, 1), (21, 9))
 _MAX_PROGRESS_CALLS = 50
+_TRAINER_STOPS = "the trainer stops with an error when it reads it"
+_ODD_CHARS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}  # control characters, shown escaped
 
 Progress = Callable[[int, int], None]
 
@@ -93,6 +105,15 @@ class _Record:
 class FileProblem(_Record):
     path: str  # relative to the dataset folder, "/"-separated
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileList(_Record):
+    """One kind of problem file, for a page: how many, and the first few with their reasons."""
+
+    title: str
+    count: int
+    first: tuple[FileProblem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +183,8 @@ class DatasetInfo(_Record):
     videos: tuple[str, ...]
     videos_trained: bool
     total_bytes: int  # images + videos
-    corrupt: tuple[FileProblem, ...]  # unreadable files and folders (the trainer skips them)
-    possibly_truncated: tuple[str, ...]  # size readable, but the end marker is missing: may fail to decode
+    corrupt: tuple[FileProblem, ...]  # unreadable files and folders (the trainer skips them), unreadable captions
+    notes: tuple[FileProblem, ...]  # trained, but worth knowing: Pillow warnings, names that are not UTF-8
     ignored: tuple[FileProblem, ...]  # files ai-toolkit does not load (hidden ones are only counted)
     hidden_skipped: int
     captions: CaptionStats
@@ -174,7 +195,26 @@ class DatasetInfo(_Record):
     controls: tuple[ControlFolderInfo, ...]
     trigger_word: str | None
     default_caption: str | None
+    trigger_candidate: WordCandidate | None  # the word the captions share (engine/_caption_words.py)
+    class_candidate: WordCandidate | None  # the noun that goes with it
     scan_seconds: float
+
+    def file_lists(self, limit: int = 10) -> tuple[FileList, ...]:
+        """The problem files by kind, each with its count and its first ``limit`` names (empty kinds left out)."""
+        c = self.captions
+        fallback = (f"gets the default caption '{self.default_caption}'" if self.default_caption is not None
+                    else "trained with an empty caption")
+        if self.trigger_word:
+            fallback += f" (plus the trigger word '{self.trigger_word}')"
+        kinds = (
+            ("Unreadable: not trained, or stops the training", self.corrupt),
+            (f"No caption file ({c.caption_ext}): {fallback}",
+             [FileProblem(p, f"no {os.path.splitext(p)[0]}{c.caption_ext}") for p in c.missing]),
+            (f"Empty caption file: {fallback}", [FileProblem(p, "holds only whitespace") for p in c.empty]),
+            ("Not loaded by ai-toolkit", self.ignored),
+            ("Trained, but worth a look", self.notes),
+        )
+        return tuple(FileList(title, len(items), tuple(items[:limit])) for title, items in kinds if items)
 
     def summary(self) -> list[str]:
         """A few plain-text lines for a log or the advisor panel."""
@@ -191,6 +231,9 @@ class DatasetInfo(_Record):
         if self.trigger_word is not None:
             lines.append(f"Trigger word '{self.trigger_word}': in {c.with_trigger} captions; "
                          f"the trainer puts it in front of the other {c.items - (c.with_trigger or 0)}")
+        for label, cand in (("Trigger word", self.trigger_candidate), ("Class word", self.class_candidate)):
+            if cand is not None:
+                lines.append(f"{label} candidate from the captions: {cand.evidence}")
         for plan in self.buckets:
             top = ", ".join(f"{b.width}x{b.height} ({b.count})" for b in plan.buckets[:3])
             lines.append(f"At {plan.resolution}px: {len(plan.buckets)} buckets [{top}]; "
@@ -200,8 +243,8 @@ class DatasetInfo(_Record):
         if self.corrupt:
             lines.append(f"Unreadable (skipped by the trainer): {len(self.corrupt)}, e.g. "
                          f"{self.corrupt[0].path}: {self.corrupt[0].reason}")
-        if self.possibly_truncated:
-            lines.append(f"Possibly truncated: {len(self.possibly_truncated)}, e.g. {self.possibly_truncated[0]}")
+        if self.notes:
+            lines.append(f"Notes: {len(self.notes)}, e.g. {self.notes[0].path}: {self.notes[0].reason}")
         if self.ignored:
             lines.append(f"Ignored by ai-toolkit: {len(self.ignored)} files, e.g. "
                          f"{self.ignored[0].path} ({self.ignored[0].reason})")
@@ -263,7 +306,8 @@ def analyze_dataset(
 ) -> DatasetInfo:
     """Scan ``path`` as ai-toolkit's loader would and describe what it finds.
 
-    Only file headers are read (plus the caption files); bad files are listed, never raised. ``progress(done,
+    Only file headers are read (plus the caption files); bad files, folders and names are listed one by one,
+    never raised. ``progress(done,
     total)`` is called at most about 50 times while images are read. ``videos_trained`` says the job is a video
     job (``num_frames > 1``), so videos count as training items. Raises :class:`DatasetError` when ``path`` is
     missing, not a folder, or not readable.
@@ -274,32 +318,35 @@ def analyze_dataset(
     scan = _scan(root, ext)
 
     images: list[ImageRecord] = []
-    corrupt, truncated = list(scan.unreadable), []
+    corrupt, notes = list(scan.unreadable), list(scan.notes)
     total, step = len(scan.images), max(1, math.ceil(len(scan.images) / _MAX_PROGRESS_CALLS))
-    for done, (rel, full, size) in enumerate(scan.images, 1):
-        head = read_image_size(full, size)
-        if head.reason is not None:
-            corrupt.append(FileProblem(rel, head.reason))
-        else:
-            images.append(ImageRecord(rel, head.width, head.height, head.format, size))
-            if head.truncated:
-                truncated.append(rel)
-        if progress is not None and (done % step == 0 or done == total):
-            progress(done, total)
+    for start in range(0, total, step):  # a batch per progress call
+        batch = scan.images[start:start + step]
+        for (rel, _, size), head in zip(batch, read_image_sizes([(full, size) for _, full, size in batch])):
+            if head.reason is not None:
+                corrupt.append(FileProblem(rel, head.reason))
+            else:
+                images.append(ImageRecord(rel, head.width, head.height, head.format, size))
+                if head.note is not None:
+                    notes.append(FileProblem(rel, head.note))
+        if progress is not None:
+            progress(start + len(batch), total)
 
     kept = [r.path for r in images]  # the loader drops unreadable files before it looks for captions
     media = kept + [rel for rel, _, _ in scan.videos] if videos_trained else kept
-    captions, caption_problems = _caption_stats(media, scan, ext, trigger_word, default_caption)
+    captions, caption_problems, texts = _caption_stats(media, scan, ext, trigger_word, default_caption)
+    trigger_cand, class_cand = word_candidates(texts, trigger_word)
     return DatasetInfo(
-        root=str(root), images=tuple(images), videos=tuple(rel for rel, _, _ in scan.videos),
+        root=_shown(str(root)), images=tuple(images), videos=tuple(rel for rel, _, _ in scan.videos),
         videos_trained=videos_trained, total_bytes=sum(s for _, _, s in scan.images + scan.videos),
-        corrupt=tuple(corrupt + caption_problems), possibly_truncated=tuple(truncated),
+        corrupt=tuple(sorted(corrupt + caption_problems, key=lambda p: p.path)), notes=tuple(notes),
         ignored=tuple(scan.ignored), hidden_skipped=scan.hidden, captions=captions,
         size_histogram=_size_histogram(images), aspect_histogram=_aspect_histogram(images),
         buckets=tuple(plan_buckets(images, r, divisibility, dropped=total - len(images)) for r in resolutions),
         duplicates=_duplicates(scan.images, {r.path for r in images}),
         controls=tuple(_control_info(root, Path(c), kept) for c in control_paths),
-        trigger_word=trigger_word, default_caption=default_caption,
+        trigger_word=trigger_word, default_caption=default_caption, trigger_candidate=trigger_cand,
+        class_candidate=class_cand,
         scan_seconds=round(time.perf_counter() - started, 4),
     )
 
@@ -322,16 +369,25 @@ def _check_root(path: str | os.PathLike) -> Path:
 
 @dataclass
 class _Scan:
-    images: list[tuple[str, str, int]]  # (relative path, full path, bytes)
+    images: list[tuple[str, str, int]]  # (relative path as shown, full path, bytes)
     videos: list[tuple[str, str, int]]
     captions: dict[str, str]  # relative path -> full path, of files with the caption extension
     ignored: list[FileProblem]
     unreadable: list[FileProblem]
+    notes: list[FileProblem]
     hidden: int
 
 
+def _shown(name: str) -> str:
+    """``name`` as text that prints and serialises anywhere: bytes that are not UTF-8 and control characters are
+    written as ``\\xNN`` (os.scandir hands undecodable bytes over as lone surrogates)."""
+    if name.isprintable():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").translate(_ODD_CHARS)
+
+
 def _scan(root: Path, caption_ext: str) -> _Scan:
-    scan = _Scan([], [], {}, [], [], 0)
+    scan = _Scan([], [], {}, [], [], [], 0)
     pending = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
@@ -339,45 +395,68 @@ def _scan(root: Path, caption_ext: str) -> _Scan:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:  # os.walk (the trainer) silently skips such a folder
-            scan.unreadable.append(FileProblem(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}"))
+            scan.unreadable.append(FileProblem(prefix.rstrip("/") or ".", f"cannot list the folder ({exc.strerror}): "
+                                               "the trainer skips it without a word"))
             continue
         in_controls = os.path.basename(folder) == "_controls"
-        subdirs = []
+        subdirs: list[tuple[str, str]] = []
         for entry in entries:
-            rel = prefix + entry.name
             if entry.name.startswith("."):
                 scan.hidden += 1
                 continue
-            if entry.is_dir():
-                if not entry.is_symlink():
-                    subdirs.append((entry.path, rel + "/"))
-                continue
-            suffix = os.path.splitext(entry.name)[1].lower()
-            if entry.name.endswith(caption_ext):  # the loader builds the caption path exactly, case included
-                scan.captions[rel] = entry.path
-            if suffix not in IMAGE_EXTENSIONS and suffix not in VIDEO_EXTENSIONS:
-                if suffix in _OTHER_IMAGE_EXTENSIONS:
-                    scan.ignored.append(FileProblem(rel, f"extension {suffix} is not loaded by ai-toolkit"))
-                continue
-            if in_controls:
-                scan.ignored.append(FileProblem(rel, "inside a _controls folder"))
-                continue
+            rel = prefix + _shown(entry.name)
+            if rel != prefix + entry.name:
+                scan.notes.append(FileProblem(rel, "the name is not plain text (bytes that are not UTF-8, or control "
+                                                   "characters), shown with \\xNN escapes here; the trainer reads "
+                                                   "the file all the same"))
             try:
-                st = entry.stat()
-            except OSError as exc:  # e.g. a broken symlink
-                scan.unreadable.append(FileProblem(rel, f"cannot stat: {exc.strerror}"))
-                continue
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or socket: opening it could block
-                scan.ignored.append(FileProblem(rel, "not a regular file"))
-                continue
-            size = st.st_size
-            (scan.images if suffix in IMAGE_EXTENSIONS else scan.videos).append((rel, entry.path, size))
+                _sort_entry(scan, entry, rel, caption_ext, in_controls, subdirs)
+            except OSError as exc:  # whatever the file system says about one entry, the scan goes on
+                scan.unreadable.append(FileProblem(rel, f"cannot inspect it: {exc.strerror or exc}"))
         pending.extend(reversed(subdirs))
     return scan
 
 
+def _sort_entry(scan: _Scan, entry: os.DirEntry, rel: str, caption_ext: str, in_controls: bool,
+                subdirs: list[tuple[str, str]]) -> None:
+    try:
+        is_dir = entry.is_dir()
+    except OSError:  # a link that loops: os.walk lists it as a file too
+        is_dir = False
+    if is_dir:
+        if entry.is_symlink():
+            scan.ignored.append(FileProblem(rel + "/", "a link to a folder: ai-toolkit's os.walk does not enter it"))
+        else:
+            subdirs.append((entry.path, rel + "/"))
+        return
+    suffix = os.path.splitext(entry.name)[1].lower()
+    if entry.name.endswith(caption_ext):  # the loader builds the caption path exactly, case included
+        if entry.is_file():
+            scan.captions[rel] = entry.path
+        else:
+            scan.ignored.append(FileProblem(rel, "caption that is no readable file (a broken link?): the trainer "
+                                                 "takes it as missing"))
+    if suffix not in IMAGE_EXTENSIONS and suffix not in VIDEO_EXTENSIONS:
+        if suffix in _OTHER_IMAGE_EXTENSIONS:
+            scan.ignored.append(FileProblem(rel, f"extension {suffix} is not loaded by ai-toolkit"))
+        return
+    if in_controls:
+        scan.ignored.append(FileProblem(rel, "inside a _controls folder"))
+        return
+    try:
+        st = entry.stat()
+    except OSError as exc:  # a broken link, or one that loops: the trainer fails to open it and skips it
+        scan.unreadable.append(FileProblem(rel, f"cannot open it ({exc.strerror}): the trainer skips it"))
+        return
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or socket: opening it could block
+        scan.ignored.append(FileProblem(rel, "not a regular file"))
+        return
+    (scan.images if suffix in IMAGE_EXTENSIONS else scan.videos).append((rel, entry.path, st.st_size))
+
+
 def _caption_stats(media, scan: _Scan, ext: str, trigger: str | None, default: str | None):
-    missing, empty, words, problems = [], [], [], []
+    """Caption statistics, the unreadable caption files, and the texts of the caption files (for word candidates)."""
+    missing, empty, words, problems, texts = [], [], [], [], []
     placeholders = with_trigger = default_applied = 0
     used: set[str] = set()
     for rel in media:
@@ -388,12 +467,19 @@ def _caption_stats(media, scan: _Scan, ext: str, trigger: str | None, default: s
             try:
                 with open(scan.captions[cap_rel], encoding="utf-8") as f:
                     text = f.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(FileProblem(cap_rel, f"caption unreadable: {exc}"))
+            except UnicodeDecodeError as exc:
+                problems.append(FileProblem(cap_rel, f"caption is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                                                     + _TRAINER_STOPS))
+                continue
+            except OSError as exc:
+                problems.append(FileProblem(cap_rel, f"caption cannot be read ({exc.strerror or exc}); "
+                                                     + _TRAINER_STOPS))
                 continue
             if not text.strip():
                 empty.append(cap_rel)
                 text = None
+            else:
+                texts.append(text)
         else:
             missing.append(rel)
         if text is None:
@@ -419,7 +505,7 @@ def _caption_stats(media, scan: _Scan, ext: str, trigger: str | None, default: s
         orphans=tuple(sorted(set(scan.captions) - used - {os.path.splitext(rel)[0] + ext for rel, _, _ in
                                                             scan.images + scan.videos})),
     )
-    return stats, problems
+    return stats, problems, texts
 
 
 def _size_histogram(images: Sequence[ImageRecord]) -> tuple[HistogramBin, ...]:
@@ -476,10 +562,10 @@ def _digest(path: str) -> bytes:
 def _control_info(root: Path, folder: Path, files: Sequence[str]) -> ControlFolderInfo:
     folder = folder.expanduser()
     try:
-        names = set(os.listdir(folder))
-    except OSError:
-        names = None
-    resolved = folder.resolve()
+        names = {_shown(n) for n in os.listdir(folder)}
+        resolved = folder.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+        names, resolved = None, folder.absolute()
     within = resolved == root or root in resolved.parents
     own = resolved.relative_to(root).as_posix() + "/" if within and resolved != root else None
     missing, matched = [], 0
@@ -492,4 +578,4 @@ def _control_info(root: Path, folder: Path, files: Sequence[str]) -> ControlFold
         else:
             missing.append(rel)
     inside = within and names is not None and resolved.name != "_controls"
-    return ControlFolderInfo(str(folder), names is not None, matched, tuple(missing), inside)
+    return ControlFolderInfo(_shown(str(folder)), names is not None, matched, tuple(missing), inside)

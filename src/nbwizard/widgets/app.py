@@ -110,7 +110,7 @@ class Wizard(FileActions, Renderer, w.VBox):
         self.preflight = PreflightPage([g.name for g in gpus()])
         self.dataset_tools = DatasetTools()
         self._step_pages = {s.id: StepPage(s, self._make_row, extra=[self.dataset_tools.box] if s.id == "dataset"
-                                           else None) for s in STEPS}
+                                           else None, extra_after="datasets[].folder_path") for s in STEPS}
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
         self.review = ReviewPage()

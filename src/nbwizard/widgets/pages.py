@@ -75,10 +75,12 @@ class StepPage:
     the browser, not a thousand.
     """
 
-    def __init__(self, step: Step, make_row: Callable[[Any], SettingControl], extra: list[w.Widget] | None = None):
+    def __init__(self, step: Step, make_row: Callable[[Any], SettingControl], extra: list[w.Widget] | None = None,
+                 extra_after: str | None = None):
         self.step = step
         self._make_row = make_row
         self.extra = extra or []
+        self.extra_after = extra_after  # the setting whose row the extra widgets follow; None: above the rows
         self.rows: list[SettingControl] = []
         # every flavour's settings are built; the app hides those the chosen trainer does not read
         self._common = list(step_settings(step.id, common=True, trainer=None))
@@ -96,7 +98,10 @@ class StepPage:
             self.more = w.Accordion(children=[w.VBox()], selected_index=None)
             self.more.set_title(0, f"More settings ({len(self._more_settings)})")
             self.more.observe(self._open_more, names="selected_index")
-            self.box.children = [self._title, *self.extra, *[r.box for r in self.rows], self.more]
+            boxes = [r.box for r in self.rows]
+            paths = [r.setting.path for r in self.rows]
+            at = paths.index(self.extra_after) + 1 if self.extra_after in paths else 0
+            self.box.children = [self._title, *boxes[:at], *self.extra, *boxes[at:], self.more]
         return self.rows
 
     def _open_more(self, change: dict[str, Any]) -> None:

@@ -187,6 +187,19 @@ def dataset_report(info: Any) -> str:
         f"background:#4e79a7'></span> {b.count}</td></tr>" for b in info.size_histogram)
     plans = [(p.resolution, ", ".join(f"{b.width}×{b.height} ({b.count})" for b in p.buckets[:4])
               + (" …" if len(p.buckets) > 4 else ""), len(p.below_resolution)) for p in info.buckets]
-    return ("<h4>Dataset</h4>" + table(["", ""], rows)
+    return ("<h4>Dataset</h4>" + table(["", ""], rows) + _file_lists(info)
             + "<h4>Image sizes (√(width×height))</h4><table class='nbw-table'>" + bars + "</table>"
             + "<h4>Buckets per resolution</h4>" + table(["Resolution", "Largest buckets", "Below it"], plans))
+
+
+DATASET_NAMES_SHOWN = 10
+
+
+def _file_lists(info: Any) -> str:
+    """The problem files by kind (unreadable, uncaptioned, ...): the first few by name with the reason, and a count."""
+    parts = []
+    for fl in info.file_lists(DATASET_NAMES_SHOWN):
+        items = "".join(f"<li><code>{esc(p.path)}</code> — {esc(p.reason)}</li>" for p in fl.first)
+        more = f"<li class='nbw-muted'>… and {fl.count - len(fl.first)} more</li>" if fl.count > len(fl.first) else ""
+        parts.append(f"<h4>{esc(fl.title)} ({fl.count})</h4><ul class='nbw-files'>{items}{more}</ul>")
+    return "".join(parts)
