@@ -123,6 +123,13 @@ class CorrectedPrediction:
         return self._prediction
 
 
+def gpu_name(profile: Any) -> str | None:
+    """The GPU a profile plans for, as NVML names it (what the history rows keep)."""
+    gpu = getattr(profile, "gpu", None)
+    name = getattr(getattr(gpu, "name", None), "value", None)
+    return str(name) if name else None
+
+
 _CACHE: dict[Any, list[RunRow]] = {}
 
 

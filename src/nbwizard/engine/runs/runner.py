@@ -38,7 +38,7 @@ from ._paths import read_json, runs_dir, write_json
 
 SIGINT_GRACE_S = 60.0  # a step, a save or a preview in progress finishes before the interrupt is seen
 SIGTERM_GRACE_S = 15.0
-_START_TIME_TOLERANCE_S = 0.5  # psutil's create_time has clock-tick resolution; a reused pid starts much later
+_START_TIME_TOLERANCE_S = 0.02  # psutil reads the start time in clock ticks (10 ms): the same process, the same value
 
 
 class RunError(RuntimeError):
