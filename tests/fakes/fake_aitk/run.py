@@ -76,6 +76,8 @@ class Job:
             return
         if self.db is None:  # ai-toolkit's UILogger schema (toolkit/logging_aitk.py)
             self.db = sqlite3.connect(self.root / "loss_log.db", isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")  # as UILogger.start does: no sync on every commit
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS steps (step INTEGER PRIMARY KEY, wall_time REAL NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS metric_keys (key TEXT PRIMARY KEY, first_seen_step INTEGER, "
                             "last_seen_step INTEGER)")
