@@ -58,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"error      {i.location}: {i.message}", file=sys.stderr)
         raise CliError("the job has errors that would fail in the trainer; fix them (nbwizard validate) or pass "
                        "--force")
-    found = check(args.aitk, device_of(job))
+    found = check(args.aitk, device_of(job), python=args.python)
     for line in found.lines():
         print(line, file=sys.stderr)
     if not found.ok:
@@ -148,6 +148,8 @@ def register(sub: Any) -> None:
                        description=__doc__.split("* ``runs")[0].split("* ")[1].strip())
     p.add_argument("job", help="the saved job file (YAML)")
     p.add_argument("--aitk", help="the ai-toolkit checkout (remembered for next time)")
+    p.add_argument("--python", help="the interpreter with ai-toolkit's requirements (default: the checkout's venv "
+                                    "or .venv, else this Python, else python3)")
     p.add_argument("--detach", action="store_true", help="start the run and return (watch it from the wizard)")
     p.add_argument("--force", action="store_true", help="start even when the validator reports errors")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between readings (default 1)")
