@@ -19,3 +19,10 @@ def schema_reference() -> dict:
     if not path.exists():
         pytest.skip(f"the trainer reference {path} is not beside this checkout")
     return json.loads(path.read_text())
+
+
+@pytest.fixture(autouse=True)
+def _own_nbwizard_home(tmp_path_factory, monkeypatch):
+    """Runs, their history and the remembered checkout live in a folder of the test's, never the user's."""
+    if "NBWIZARD_HOME" not in __import__("os").environ:
+        monkeypatch.setenv("NBWIZARD_HOME", str(tmp_path_factory.mktemp("nbwizard-home")))

@@ -39,7 +39,11 @@ def test_the_first_page_is_preflight_and_next_walks_every_step_to_review(wizard)
         wizard.next.click()
         seen.append(wizard.page)
     assert seen[0] == "model" and seen[-1] == "review" and "dataset" in seen
-    assert wizard.next.layout.display == "none"
+    assert wizard.next.description == "Train"  # after Review: Train, then Runs (the last page)
+    wizard.next.click()
+    wizard.next.click()
+    assert wizard.page == "runs" and wizard.next.layout.display == "none"
+    wizard.go("review")
     wizard.back.click()
     assert wizard.page == seen[-2]
 

@@ -247,6 +247,7 @@ _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 def main(argv: Sequence[str] | None = None) -> int:
     from . import cli_engine  # noqa: F401  (registers recommend / validate / predict / analyze)
+    from . import cli_runs  # noqa: F401  (registers train / runs)
 
     parser = build_parser()
     args = parser.parse_args(argv)

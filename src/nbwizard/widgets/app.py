@@ -25,6 +25,7 @@ from .actions import FileActions
 from .controls import SettingControl
 from .guard import _guarded
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
+from .train import LAUNCH_PAGES, RunsPage, TrainPage
 from .view import GATED, Renderer, render_value, setting_title
 
 
@@ -82,7 +83,7 @@ class Wizard(FileActions, Renderer, w.VBox):
                                                     or spec.additional_sections):
                 continue
             shown.append(step.id)
-        return shown + ["review"]
+        return shown + ["review", *LAUNCH_PAGES]
 
     @property
     def page(self) -> str:
@@ -90,7 +91,7 @@ class Wizard(FileActions, Renderer, w.VBox):
         pages = self.pages
         if self._page in pages:
             return self._page
-        order = ["preflight", *(s.id for s in STEPS), "review"]
+        order = ["preflight", *(s.id for s in STEPS), "review", *LAUNCH_PAGES]
         earlier = order[:order.index(self._page)]
         return next(p for p in reversed(earlier) if p in pages)
 
@@ -114,8 +115,10 @@ class Wizard(FileActions, Renderer, w.VBox):
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
         self.review = ReviewPage()
+        self.train_page, self.runs_page = TrainPage(), RunsPage()
         self._page_boxes = {"preflight": self.preflight.box, "review": self.review.box,
-                            **{k: p.box for k, p in self._step_pages.items()}}
+                            **{k: p.box for k, p in self._step_pages.items()},
+                            "train": self.train_page.box, "runs": self.runs_page.box}
         for box in self._page_boxes.values():
             box.add_class("nbw-page")
         self.stack = w.Stack(children=list(self._page_boxes.values()), selected_index=0,

@@ -13,8 +13,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..engine.advisor import advise, compare
+from ..engine.advisor import PAGES, advise, compare
 from ..engine.models import model_info, models
+from ..engine.runs.correction import corrected, gpu_name
 from ..engine.settings import STEPS
 from ..engine.state import Derived, WizardState
 from ..engine.yamlio import _scalar, dump_job
@@ -22,6 +23,7 @@ from . import render
 from .controls import SettingControl
 from .guard import log
 from .preflight import hardware_html
+from .train import LAUNCH_PAGES, show_launch_page
 
 # settings a model must list in its additional sections to be shown (video frames, audio, control images...)
 GATED = {path.replace("datasets.", "datasets[].") for m in models() for path in m.additional_sections}
@@ -42,8 +44,9 @@ class Renderer:
         self.stack.selected_index = list(self._page_boxes).index(page)
         self._render_progress(pages, page)
         self.back.disabled = page == pages[0]
-        self.next.layout.display = "none" if page == "review" else None
-        self.next.description = "Review" if page == pages[-2] else "Next"
+        self.next.layout.display = "none" if page == pages[-1] else None
+        following = pages[min(len(pages) - 1, pages.index(page) + 1)]
+        self.next.description = {"review": "Review", "train": "Train", "runs": "Runs"}.get(following, "Next")
         self.undo.disabled = not self._history.can_undo
         self.redo.disabled = not self._history.can_redo
         self._render_preflight(state)
@@ -52,14 +55,17 @@ class Renderer:
         job = state.job
         self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
                                           derived.prediction, derived.report)
-        advice = advise(job, state.profile, state.intent, page, recommendation=derived.recommendation,
-                        report=derived.report, prediction=derived.prediction)
-        title = "Pre-flight" if page == "preflight" else "Review" if page == "review" else setting_title(page)
+        advice = advise(job, state.profile, state.intent, page if page in PAGES else "review", recommendation=derived.recommendation,
+                        report=derived.report, prediction=corrected(derived.prediction, job, gpu_name(state.profile)))
+        title = "Pre-flight" if page == "preflight" else "Review" if page in ("review", *LAUNCH_PAGES) \
+            else setting_title(page)
         self.advisor.value = render.advisor(advice, title)
         if not self._save_path_edited:  # the file name follows the job's name until the user picks one
             self.review.save_path.value = str(self._output_dir / f"{job.get('config.name') or 'job'}.yaml")
         if page == "review":
             self._render_review(state, derived)
+        elif page in LAUNCH_PAGES:
+            show_launch_page(self, page, state, derived)
         self.status.value = ""
 
     def _render_progress(self, pages: list[str], current: str) -> None:

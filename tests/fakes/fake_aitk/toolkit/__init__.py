@@ -1,0 +1,1 @@
+"""Marks this folder as an ai-toolkit checkout for nbwizard's checks (``run.py`` + ``toolkit/``)."""
