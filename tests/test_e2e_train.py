@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+import serving
 from runs_support import FAKE_AITK, FAKES, job_file, write_nvml_state
 
 pytestmark = pytest.mark.e2e
@@ -30,44 +27,16 @@ if not Path(CHROMIUM).exists():
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``nbwizard serve`` on a machine that (through the fakes) has an RTX 4090 and an ai-toolkit checkout."""
     work = tmp_path_factory.mktemp("serve-train")
     state = write_nvml_state(work / "nvml.json")
-    port = _free_port()
-    env = {**os.environ, "NBWIZARD_HOME": str(work / "home"), "AITK_PATH": str(FAKE_AITK),
-           "FAKE_NVML_STATE": str(state), "FAKE_AITK_PYTHON": sys.executable, "FAKE_AITK_DELAY": "0.12",
+    env = {"AITK_PATH": str(FAKE_AITK), "FAKE_NVML_STATE": str(state), "FAKE_AITK_PYTHON": sys.executable,
+           "FAKE_AITK_DELAY": "0.12",
            "PYTHONPATH": os.pathsep.join([str(FAKES / "nvml"), str(SRC), os.environ.get("PYTHONPATH", "")])}
-    log = open(work / "voila.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "nbwizard", "serve", "--port", str(port)], cwd=work, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail("nbwizard serve exited:\n" + (work / "voila.log").read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail("nbwizard serve did not answer in 90 s")
-            time.sleep(0.3)
-    yield url, work
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serving.served(work, "--port", str(serving.free_port()), env=env) as (_, url):
+        yield url, work
 
 
 @pytest.fixture()
