@@ -9,6 +9,7 @@ dumps back exactly what was loaded or set, and two jobs are equal when they writ
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Iterator, Mapping, Optional, Union
@@ -28,6 +29,8 @@ FREE_SECTIONS = {
 SECTION_ALIASES = {"first_sample": "sample"}
 
 MISSING = _MISSING = object()  # "the job writes no value here"
+# a section with more stray keys than this was not typed by hand: no did-you-mean for them (each costs ~1 ms)
+SUGGEST_MAX_KEYS = 200
 # The order ai-toolkit's own example jobs write a process entry's sections in; other children go alphabetically.
 _CHILD_ORDER = {k: i for i, k in enumerate(
     ["network", "save", "datasets[]", "train", "model", "sample", "first_sample", "logging", "slider", "guidance",
@@ -121,7 +124,8 @@ class JobBase(BaseModel):
     @property
     def process(self) -> Any:
         """The first process entry (the training process); an empty one when the job has none."""
-        processes = self.config.process  # type: ignore[attr-defined]
+        config = self.config  # type: ignore[attr-defined]
+        processes = config.process if config is not None else None  # ``config:`` left empty reads as null
         return processes[0] if processes else section_model("process")()
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,7 +143,9 @@ class JobBase(BaseModel):
         return cached
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JobBase) and self.to_dict() == other.to_dict()
+        """Jobs are equal when they write the same keys and values, value types included (``1``, ``1.0`` and
+        ``true`` differ in a file) and NaN equal to NaN (a job holding ``.nan`` equals its reload)."""
+        return isinstance(other, JobBase) and same_data(self.to_dict(), other.to_dict())
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -182,6 +188,7 @@ class JobBase(BaseModel):
         """A new job with every ``path: value`` of ``values`` set, validated once."""
         data = self.to_dict()
         for path, value in values.items():
+            check_writable(value, path)
             put(data, path, copy.deepcopy(value), index)
         return type(self).model_validate(data)
 
@@ -225,6 +232,47 @@ class JobBase(BaseModel):
         return list(_walk_unknown(self, "job", ""))
 
 
+def same_data(a: Any, b: Any) -> bool:
+    """Whether plain data ``a`` and ``b`` are the same file content: same types (bool, int and float apart), same
+    keys in any order, NaN equal to NaN, and 0.0 apart from -0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (a == b and math.copysign(1, a) == math.copysign(1, b)) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_data(v, b[k]) for k, v in a.items()) and all(
+            type(k) is type(next(kb for kb in b if kb == k)) for k in a if not isinstance(k, str))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def check_writable(value: Any, where: str) -> None:
+    """Refuse text no job file can hold (a lone surrogate: Python text may have one, UTF-8 cannot)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if has_surrogate(item):
+                raise ValueError(f"{where}: the text holds a lone surrogate, which no job file can hold")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (checked at C speed: a 50 MB string takes milliseconds)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def lookup(data: Mapping[str, Any], path: str, index: int = 0, default: Any = MISSING) -> Any:
     """The value plain job data writes for setting ``path``, or ``default`` (``MISSING``) when it writes none."""
     node: Any = data
@@ -266,8 +314,10 @@ def _plain(value: Any) -> Any:
 
 def _walk_unknown(node: BaseModel, section: str, where: str) -> Iterator[UnknownKey]:
     if section not in FREE_SECTIONS:
-        for key in node.__pydantic_extra__ or {}:
-            yield UnknownKey(f"{where}.{key}".lstrip("."), section, key, suggest_key(section, key))
+        extras = node.__pydantic_extra__ or {}
+        guess = len(extras) <= SUGGEST_MAX_KEYS
+        for key in extras:
+            yield UnknownKey(f"{where}.{key}".lstrip("."), section, key, suggest_key(section, key) if guess else None)
     for key in node.model_fields_set:
         value = getattr(node, key)
         child = _child_section_name(section, key)
