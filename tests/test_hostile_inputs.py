@@ -11,21 +11,28 @@ trainer cannot use), ``roundtrip`` (text that must come back exactly), ``size`` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import yaml
 
 from nbwizard import JobError, SystemProfile, dump_job, load_job, predict, save_job, validate
 from nbwizard.cli import main
+from nbwizard.engine.advisor import advise, compare
+from nbwizard.engine.intent import Intent
+from nbwizard.engine.recommend import recommend
+from nbwizard.engine.settings import STEP_IDS
 from nbwizard.engine.job import job_model, same_data
 from nbwizard.engine.validate import apply_fix
 from nbwizard.engine.yamlio import MAX_JOB_BYTES, MAX_NODES
@@ -211,9 +218,18 @@ def corpus() -> list[Case]:
     add(Case("nesting-block-100", "bomb", text("job: extension\nmeta:\n" + "".join(
         "  " * (n + 1) + f"k{n}:\n" for n in range(100)) + "  " * 101 + "v\n"), error="nested more than"))
     add(Case("many-values", "bomb", text("job: extension\nmeta:\n  x: [" + "1," * (MAX_NODES + 5) + "1]\n"),
-             error="more than 50,000 values", line=3))
+             error=f"more than {MAX_NODES:,} values", line=3))
+    add(Case("many-values-in-a-dict", "bomb", value({"job": "extension", "meta": {"x": [1] * (MAX_NODES + 5)}}),
+             error=f"more than {MAX_NODES:,} values", file=False))
     add(Case("many-keys-under-the-cap", "bomb", text(job_text(train="\n".join(
-        f"unknown_{n}: {n}" for n in range(5000)))), codes=("unknown-key",)))
+        f"unknown_{n}: {n}" for n in range((MAX_NODES - 200) // 2)))), codes=("unknown-key",)))
+    add(Case("many-values-under-the-cap", "bomb", text(BASE + "meta:\n  x: [" + "1," * (MAX_NODES - 200) + "1]\n")))
+    add(Case("many-mappings-under-the-cap", "bomb", text(BASE + "meta:\n  x: [" + "{a: 1}," * ((MAX_NODES - 200) // 3)
+                                                           + "1]\n")))
+    add(Case("many-datasets-under-the-cap", "bomb", text(BASE.replace(
+        "        - folder_path: /data/images\n          resolution: [512, 768, 1024]\n",
+        "".join(f"        - folder_path: /d{n}\n" for n in range((MAX_NODES - 200) // 3)))),
+        check=lambda j: j.get("datasets[].folder_path", 3000) == "/d3000"))
     add(Case("size-6mib-file", "size", _big_file, error="at most 5 MiB"))
     add(Case("size-6mib-text", "size", value(BASE + "meta:\n  blob: '" + "x" * (MAX_JOB_BYTES + 10) + "'\n"),
              error="over 5 MiB", as_text=True, file=False))
@@ -320,6 +336,8 @@ def corpus() -> list[Case]:
              check=_second_process_reported))
     add(Case("date-value", "value", text(job_text(root="meta:\n  when: 2024-05-01\n")), codes=("value-not-json",),
              check=_date_fix_quotes_it))
+    add(Case("sexagesimal-numbers", "value", text(job_text(root="meta:\n  f: 1:30.5\n  i: 1:30\n")),
+             check=lambda j: j.to_dict()["meta"] == {"f": 90.5, "i": 90}))
     add(Case("env-placeholder", "value", text(job_text(root="meta:\n  home: ${HOME}/x\n")),
              codes=("env-placeholder",)))
     # -- roundtrip: text that must come back exactly ----------------------------------------------------------
@@ -358,6 +376,8 @@ def _date_fix_quotes_it(job: Any) -> None:
 
 CORPUS = corpus()
 PROFILE = SystemProfile.for_gpu("RTX 4090", ram_gb=64)
+INTENT = Intent("person", "quality", "beginner")
+PAGES = (*STEP_IDS, "preflight", "review")
 
 
 @contextlib.contextmanager
@@ -387,6 +407,7 @@ def test_the_corpus_covers_every_class_of_the_issue():
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: f"{c.cls}-{c.id}")
 def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_path):
     source = case.make(tmp_path)
+    recommendation = _recommendation()  # the wizard's, computed once (not part of reading the input)
     start = time.perf_counter()
     with guard():
         if case.error:
@@ -396,7 +417,11 @@ def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_p
                 assert err.value.line == case.line and f"line {case.line}" in str(err.value)
             return
         job = load_job(source, as_text=case.as_text)
-        report = validate(job, PROFILE, prediction=predict(job, PROFILE))
+        prediction = predict(job, PROFILE)
+        report = validate(job, PROFILE, prediction=prediction)
+        for page in PAGES:  # what the wizard shows for it, page by page
+            advise(job, PROFILE, INTENT, page, recommendation=recommendation, report=report, prediction=prediction)
+        compare(job, recommendation)
         text = dump_job(job)
         again = load_job(text, as_text=True) if len(text) <= MAX_JOB_BYTES else job_model().model_validate(
             job.to_dict())
@@ -409,7 +434,33 @@ def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_p
         assert dump_job(again) == text, "the dump is stable"
     if case.check is not None:
         assert case.check(job) is not False
+    if isinstance(source, Path) and source.is_file():
+        assert same_data(job.to_dict(), aitk_load(source)), "read as ai-toolkit's loader reads it"
     assert elapsed < GUARD_S
+
+
+class _AitkLoader(yaml.SafeLoader):
+    """ai-toolkit's loader (toolkit/config.py: PyYAML's SafeLoader plus this float pattern, added the same way)."""
+
+
+_AitkLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_AitkLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile("""^(?:
+     [-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*
+    |[-+]?\\.(?:inf|Inf|INF)
+    |\\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
+def aitk_load(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.load(fh.read(), Loader=_AitkLoader)
+
+
+@functools.cache
+def _recommendation() -> Any:
+    return recommend(PROFILE, INTENT, "flux")
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from .job import FREE_SECTIONS
 from .paths import FILE_NAME_BYTES, safe_file_name
-from .settings import settings
+from .settings import find_setting, section_settings, settings
 from .validate import UNSET, Context, Fix, Issue, num, shown
 
 _INT64 = 2**63 - 1   # torch / numpy integers (steps, seeds, sizes end up in tensors and ranges)
@@ -89,31 +89,49 @@ def number_values(ctx: Context) -> Iterator[Issue]:
     """A number setting holding NaN trains on NaN (every loss and weight becomes NaN); ±inf where no limit is
     meant, or an integer past 64 bits (steps, seeds, sizes go to torch), stops the run or trains garbage.
     ai-toolkit's loader reads ``.nan`` / ``.inf`` as floats and passes them on unchecked."""
-    if not ctx.has_process:
-        return
-    for s in settings():
+    for s, index, value in _written_settings(ctx):
         kinds = s.type.split("|")
-        if not {"int", "float", "list[int]", "list[float]"} & set(kinds) or s.path in _FREE_DICTS:
+        if s.path in _FREE_DICTS and isinstance(value, dict):
+            for key, item in value.items():
+                why = _bad_number(item, s.path, False) if isinstance(key, str) else None
+                if why:
+                    yield Issue("number-unusable", "error", s.path, f"{s.key}.{key} is {why}.",
+                                fix=Fix.of(f"Remove {key}", (f"{s.path}.{key}", UNSET)) if "." not in key else None)
             continue
-        for i in _items(ctx, s.path):
-            value = ctx.raw(s.path, i)
-            values = value if isinstance(value, list) else [value]
-            why = next((w for w in map(lambda v: _bad_number(v, s.path, "int" in kinds[0]), values) if w), None)
-            if why:
-                default = s.default if num(s.default) is not None or isinstance(s.default, list) else None
-                fix = Fix.of(f"Use the default ({default})", (s.path, default, i)) if default is not None else \
-                    Fix.of(f"Remove {s.key} (the trainer's default applies)", (s.path, UNSET, i))
-                yield Issue("number-unusable", "error", s.path, f"{s.key} is {why}.",
-                            index=i if "[]" in s.path else None, fix=fix)
-    for path in _FREE_DICTS:
-        params = ctx.raw(path, default=None)
-        if not isinstance(params, dict):
+        if not {"int", "float", "list[int]", "list[float]"} & set(kinds):
             continue
-        for key, value in params.items():
-            why = _bad_number(value, path, False) if isinstance(key, str) else None
-            if why:
-                yield Issue("number-unusable", "error", path, f"{path.split('.')[-1]}.{key} is {why}.",
-                            fix=Fix.of(f"Remove {key}", (f"{path}.{key}", UNSET)) if "." not in key else None)
+        why = next((w for w in (_bad_number(v, s.path, "int" in kinds[0]) for v in (
+            value if isinstance(value, list) else [value])) if w), None)
+        if why:
+            default = s.default if num(s.default) is not None or isinstance(s.default, list) else None
+            fix = Fix.of(f"Use the default ({default})", (s.path, default, index)) if default is not None else \
+                Fix.of(f"Remove {s.key} (the trainer's default applies)", (s.path, UNSET, index))
+            yield Issue("number-unusable", "error", s.path, f"{s.key} is {why}.",
+                        index=index if "[]" in s.path else None, fix=fix)
+
+
+def _written_settings(ctx: Context) -> Iterator[tuple[Any, int, Any]]:
+    """(setting, list index, value) for every described setting the first process entry writes, each list item
+    (``datasets[]``, ``sample.samples[]``) with its index: one pass over what is written, not over every setting."""
+    config = ctx.data.get("config")
+    entries = config.get("process") if isinstance(config, dict) else None
+    if not (isinstance(entries, list) and entries and isinstance(entries[0], dict)):
+        return
+    stack: list[tuple[dict, str, int]] = [(entries[0], "", 0)]
+    while stack:
+        node, prefix, index = stack.pop()
+        for key, value in node.items():
+            if not isinstance(key, str):
+                continue
+            path = f"process.{key}" if not prefix and find_setting(f"process.{key}") is not None else f"{prefix}{key}"
+            found = find_setting(path)
+            if found is not None:
+                yield found, index, value
+            if isinstance(value, dict) and (found is None or found.kind != "free_dict") and \
+                    path not in _FREE_DICTS:
+                stack.append((value, f"{path}.", index))
+            elif isinstance(value, list) and section_settings(f"{path}[]"):
+                stack.extend((item, f"{path}[].", i) for i, item in enumerate(value) if isinstance(item, dict))
 
 
 def _bad_number(value: Any, path: str, integer: bool) -> str | None:

@@ -181,12 +181,22 @@ def caption_ext(ctx: Context) -> Iterator[Issue]:
 # ---- keys the trainer ignores ---------------------------------------------------------------------------------
 _WHERE = re.compile(r"config\.process\[(\d+)\]")
 _INDEX = re.compile(r"\[(\d+)\]\.[^.\[]+$")
+_LISTED_UNKNOWN = 50
 
 
 def unknown_keys(ctx: Context) -> Iterator[Issue]:
     """§A: keys no config class reads are silently ignored at every level, so a misspelling trains with the
-    default (``learning_rate:`` instead of ``lr:`` trains at lr = 1e-6)."""
-    for u in ctx.job.unknown_keys():
+    default (``learning_rate:`` instead of ``lr:`` trains at lr = 1e-6). Past ``_LISTED_UNKNOWN`` keys the rest are
+    counted in one issue: a file with thousands of stray keys was not typed by hand, and each listed issue costs the
+    wizard a row and a did-you-mean search."""
+    unknown = ctx.job.unknown_keys()
+    if len(unknown) > _LISTED_UNKNOWN:
+        rest = unknown[_LISTED_UNKNOWN:]
+        first = rest[0].where if len(rest[0].where) <= 60 else rest[0].where[:57] + "..."
+        yield Issue("unknown-keys-more", "warning", "job",
+                    f"{len(rest):,} more keys ai-toolkit does not read, such as '{first}': they are kept as written "
+                    "and the trainer ignores them.")
+    for u in unknown[:_LISTED_UNKNOWN]:
         proc = _WHERE.match(u.where)
         index_match = _INDEX.search(u.where)
         index = int(index_match.group(1)) if index_match else 0

@@ -12,7 +12,7 @@ import copy
 import math
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -134,13 +134,24 @@ class JobBase(BaseModel):
 
     def _written(self) -> dict[str, Any]:
         """Setting path -> value for every setting the job writes (first item of list sections), built once."""
-        cached = self.__pydantic_private__.get("_written") if self.__pydantic_private__ else None
-        if cached is None:
-            cached = dict(_written_values(self.to_dict()))
-            if self.__pydantic_private__ is None:
-                object.__setattr__(self, "__pydantic_private__", {})
-            self.__pydantic_private__["_written"] = cached
-        return cached
+        return self._cached("_written", lambda: dict(_written_values(self.to_dict())))
+
+    def _written_items(self) -> dict[int, dict[str, Any]]:
+        """Item index -> {setting path -> value} for every item of the list sections (``datasets[]``,
+        ``sample.samples[]``), built once: reading all 300 datasets of a job is one pass, not 300."""
+        def build() -> dict[int, dict[str, Any]]:
+            out: dict[int, dict[str, Any]] = {}
+            for index, path, value in _item_values(self.to_dict()):
+                out.setdefault(index, {})[path] = value
+            return out
+        return self._cached("_items", build)
+
+    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
+        if self.__pydantic_private__ is None:
+            object.__setattr__(self, "__pydantic_private__", {})
+        if name not in self.__pydantic_private__:
+            self.__pydantic_private__[name] = build()
+        return self.__pydantic_private__[name]
 
     def __eq__(self, other: object) -> bool:
         """Jobs are equal when they write the same keys and values, value types included (``1``, ``1.0`` and
@@ -155,9 +166,9 @@ class JobBase(BaseModel):
 
         ``index`` picks the item of a list section (``datasets[]``, ``sample.samples[]``).
         """
-        if index == 0:
-            written = self._written()
-            known = find_setting(path)
+        known = find_setting(path)
+        if known is not None or index == 0:
+            written = self._written() if index == 0 or "[]" not in path else self._written_items().get(index, {})
             if path in written or known is not None:
                 value = written[path] if path in written else known.default  # type: ignore[union-attr]
                 return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
@@ -166,7 +177,7 @@ class JobBase(BaseModel):
             if isinstance(part, int):
                 node = node[part] if isinstance(node, list) and part < len(node) else _MISSING
             elif isinstance(node, BaseModel):
-                node = getattr(node, part) if part in type(node).model_fields else (
+                node = getattr(node, part) if part in _field_names(type(node)) else (
                     (node.__pydantic_extra__ or {}).get(part, _MISSING))
             elif isinstance(node, dict):
                 node = node.get(part, _MISSING)
@@ -303,6 +314,11 @@ def put(data: dict[str, Any], path: str, value: Any, index: int = 0) -> None:
     node[parts[-1]] = value
 
 
+@cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
+
+
 def _plain(value: Any) -> Any:
     """Section objects as the plain data they write (a free-form dict reads as a dict, set or not)."""
     if isinstance(value, BaseModel):
@@ -378,6 +394,31 @@ def _section_values(data: Mapping[str, Any], prefix: str, known: Mapping[str, An
             for item in value if every_item else value[:1]:
                 if isinstance(item, dict):
                     yield from _section_values(item, f"{path}[].", known, sections, every_item)
+
+
+def _item_values(data: Mapping[str, Any]) -> Iterator[tuple[int, str, Any]]:
+    """(item index, setting path, value) for every setting written inside an item of a list section of the first
+    process entry (``datasets[3].resolution`` -> ``3, "datasets[].resolution"``)."""
+    from .settings import _by_path
+
+    known, sections = _by_path(), _section_names()
+    config = data.get("config")
+    entries = config.get("process") if isinstance(config, dict) else None
+    if not (isinstance(entries, list) and entries and isinstance(entries[0], dict)):
+        return
+    stack: list[tuple[Mapping[Any, Any], str, int | None]] = [(entries[0], "", None)]
+    while stack:
+        node, prefix, index = stack.pop()
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
+                path = f"process.{key}"
+            if index is not None and path in known:
+                yield index, path, value
+            if isinstance(value, dict):
+                stack.append((value, f"{path}.", index))
+            elif isinstance(value, list) and f"{path}[]" in sections:
+                stack.extend((item, f"{path}[].", i) for i, item in enumerate(value) if isinstance(item, dict))
 
 
 @cache

@@ -16,6 +16,9 @@ from . import render
 from .guard import _guarded
 
 
+_LISTED = 20  # stray keys named after an import; a file with thousands was not typed by hand
+
+
 class FileActions:
     """Mixin of :class:`~nbwizard.widgets.app.Wizard`: what its buttons do with folders and files."""
 
@@ -114,7 +117,8 @@ class FileActions:
         unknown = job.unknown_keys()
         kept = "".join(f"<li><code>{html.escape(u.where)}</code>" + (
             f" — did you mean <code>{html.escape(u.suggestion)}</code>?" if u.suggestion else "") + "</li>"
-            for u in unknown)
+            for u in unknown[:_LISTED]) + (f"<li>… and {len(unknown) - _LISTED:,} more</li>" if len(unknown) > _LISTED
+                                          else "")
         self.preflight.message.value = (
             f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings.</p>"
             + (f"<p>Kept as written, but ai-toolkit does not read them:</p><ul>{kept}</ul>" if unknown else ""))
