@@ -4,8 +4,8 @@ Runs the property of ``tests/test_roundtrip_property.py`` for 10,000 examples (C
 corpus of ``tests/test_hostile_inputs.py`` once, and prints the counts and times; any exception other than a clear
 refusal (``JobError``) or any round trip that is not identical stops it with the failing example.
 
-Also times dumping a 50 MB job (it took ~30 s before the scalar writer was rewritten; the review page now dumps a
-job once, and only when it changed).
+Also times dumping a 50 MB job (it took ~30 s before the scalar writer was rewritten) and the review page of a big
+job (it dumped the job on every render; now once per job, and the preview shows at most 200,000 characters).
 
 Run: ``python benchmarks/bench_fuzz.py [examples] [seed]``.
 """
@@ -64,6 +64,27 @@ def corpus() -> tuple[int, int, float, str]:
     return len(CORPUS), refused, slowest, which
 
 
+def review_renders(prompts: int = 1500) -> tuple[float, float, int]:
+    """(ms to re-render the review page with nothing changed, ms for one edit there, YAML size in KB) for a job
+    with ``prompts`` long preview prompts (median of 15)."""
+    import statistics
+
+    from nbwizard import SystemProfile, Wizard
+
+    wizard = Wizard(SystemProfile.for_gpu("RTX 4090", ram_gb=64), output_dir=tempfile.mkdtemp())
+    wizard.controls["sample.prompts"].value = "[" + ", ".join(f"prompt {n} " + "x" * 200 for n in range(prompts)) + "]"
+    wizard.go("review")
+    same, edit = [], []
+    for n in range(15):
+        start = time.perf_counter()
+        wizard._render_all(wizard._derived)
+        same.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        wizard.controls["train.steps"].value = 2000 + n
+        edit.append(time.perf_counter() - start)
+    return 1000 * statistics.median(same), 1000 * statistics.median(edit), len(dump_job(wizard.state.job)) // 1024
+
+
 def main() -> None:
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     at = int(sys.argv[2]) if len(sys.argv) > 2 else 20260701
@@ -82,6 +103,9 @@ def main() -> None:
     start = time.perf_counter()
     dump_job(job)
     print(f"dump of a 50 MB job: {time.perf_counter() - start:.2f} s")
+    same, edit, size = review_renders()
+    print(f"review page, job with 1,500 long prompts ({size} KB of YAML): re-render with nothing changed "
+          f"{same:.0f} ms, one edit {edit:.0f} ms")
 
 
 if __name__ == "__main__":
