@@ -459,3 +459,17 @@ def test_a_huge_job_shows_the_start_of_its_yaml_and_downloads_all_of_it(wizard):
     assert "more lines: download the file" in wizard.review.yaml.value
     data = re.search(r"base64,([A-Za-z0-9+/=]+)", wizard.review.download.value).group(1)
     assert load_job(base64.b64decode(data).decode(), as_text=True) == wizard.state.job
+
+
+def test_a_second_process_entry_s_problems_are_listed_on_review_not_under_the_first_s_controls(wizard, tmp_path):
+    target = tmp_path / "two.yaml"
+    target.write_text(Path(JOB).read_text().replace("meta:\n", "    - type: sd_trainer\n      training_folder: output\n"
+                                                                 "meta:\n"))
+    wizard.controls["import.path"].value = str(target)
+    wizard.preflight.import_button.click()
+    wizard.go("review")
+    shown = " ".join(row.children[0].value for row in wizard.review.report.children)
+    assert "config.process[1].model.name_or_path" in shown
+    wizard.go("model")
+    assert "config.process[1]" not in wizard.advisor.value
+    assert "Model path is required" not in wizard._rows["model.name_or_path"].note.value

@@ -297,7 +297,7 @@ def _warnings(report: Any, step: str) -> list[WarningLine]:
     lines = []
     for issue in getattr(report, "issues", None) or ():
         severity, path = _plain(getattr(issue, "severity", "warning")), getattr(issue, "field", None)
-        page = step_of(path)
+        page = step_of(path) if not getattr(issue, "process", 0) else None  # a later process entry: review only
         if page == step if step != "review" else (severity == "error" or page is None):
             lines.append(WarningLine(severity, path, _label(path), str(getattr(issue, "message", "")),
                                      getattr(issue, "fix", None) is not None, getattr(issue, "code", None)))

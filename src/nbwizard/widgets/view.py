@@ -132,7 +132,8 @@ class Renderer:
         allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
         issues: dict[str, list[Any]] = {}
         for issue in derived.report.issues:
-            issues.setdefault(issue.field, []).append(issue)
+            if not getattr(issue, "process", 0):  # a later process entry's issue is not about these controls
+                issues.setdefault(issue.field, []).append(issue)
         for row in rows:
             s, path = row.setting, row.setting.path
             self._row_version[path] = self._version
@@ -158,7 +159,8 @@ class Renderer:
         rows = []
         for issue in derived.report.issues:
             mark, word, cls = render.SEVERITY_WORDS[issue.severity]
-            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(issue.field)}</code>: "
+            where = issue.location if issue.process else issue.field
+            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(where)}</code>: "
                           f"{html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
             if issue.fix is not None:
                 b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto"))
