@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-from .arch import arch_of
+from .arch import identify
 from .intent import EXPERIENCE_LEVELS
 from .settings import STEP_IDS, STEPS, setting, settings, step_settings, suggest_key
 
@@ -232,7 +232,8 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     """
     experience = getattr(intent, "experience", None) or "beginner"
     _check(step, experience)
-    spec = arch_of(job) if job is not None else None
+    model = identify(job) if job is not None else None
+    spec = model.spec if model is not None else None
     hidden = set(spec.hidden_sections if spec is not None else ())
     hidden |= {"network.conv_alpha"} if "network.conv" in hidden else set()
     notes = () if step in ("preflight", "review") else tuple(
@@ -241,17 +242,26 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     why_not = None
     if recommendation is not None and getattr(recommendation, "fits", True) is False:
         why_not = getattr(recommendation, "why_not", None) or "The recommendation could not make the job fit."
-    return Advice(step, TITLES[step], experience, step_text(step, experience), tuple(_facts(spec, profile, step)),
+    return Advice(step, TITLES[step], experience, step_text(step, experience),
+                  tuple(_facts(spec, profile, step, model)),
                   notes, tuple(_why(job, recommendation, step)), why_not, tuple(_warnings(report, step)),
                   tuple(performance_lines(prediction, profile)))
 
 
-def _facts(spec: Any, profile: Any, step: str) -> Iterable[str]:
-    """Facts about the chosen model (its catalog spec) and the machine that bear on this page."""
+def _facts(spec: Any, profile: Any, step: str, model: Any = None) -> Iterable[str]:
+    """Facts about the chosen model (its catalog spec) and the machine that bear on this page.
+
+    A model the catalog does not list is named as the job names it, with what the wizard cannot do for it.
+    """
     budget = getattr(profile, "vram_budget_gib", None)
     if step in ("preflight", "quantization", "memory") and budget is not None:
         shared = " (unified memory, shared with the system)" if getattr(profile, "unified_memory", False) else ""
         yield f"VRAM budget for training: {budget:.1f} GiB{shared}."
+    if model is not None and step in ("preflight", "model", "review"):
+        if spec is None:
+            yield f"Model: {model.describe()}"
+        if model.mismatch:
+            yield model.mismatch
     if spec is None:
         return
     name = spec.label

@@ -400,8 +400,9 @@ def _why_not(profile: Any, f: Found, p: Any, spec: ModelSpec) -> str:
         return f"cannot predict memory for {spec.label}: {p.verdict_reason}"
     limit = _ram_limit(profile)
     if p.verdict == "fits" and p.ram_peak_gib is not None and limit is not None and p.ram_peak_gib > limit:
+        machine = getattr(profile, "machine", "this machine")
         return (f"system RAM: loading and quantizing needs {p.ram_peak_gib:.1f} GiB of RAM with "
-                f"{f.mem.describe()}, more than the {limit:.0f} GiB this machine has (VRAM would fit: "
+                f"{f.mem.describe()}, more than the {limit:.0f} GiB {machine} has (VRAM would fit: "
                 f"{p.peak_vram_gib:.1f} GiB of {p.budget_gib:.1f})")
     need = f"{p.peak_vram_gib:.1f} GiB (up to {p.high_gib:.1f})" if p.peak_vram_gib is not None else "more"
     return (f"needs {need} even at batch {f.batch} with {f.mem.describe()}; the budget is "

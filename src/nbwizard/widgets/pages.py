@@ -55,11 +55,12 @@ class PreflightPage:
         self.import_button = w.Button(description="Import YAML")
         self.upload = w.FileUpload(accept=".yaml,.yml,.json", multiple=False, description="Upload YAML")
         self.message = w.HTML()
+        self.suggestions_slot = w.VBox()  # what the wizard would add to an imported job, right under the message
         start = w.VBox([
             w.HTML("<b>Start from a saved template or an existing ai-toolkit job</b>"),
             w.HBox([self.template_name, self.template_save]),
             w.HBox([self.template_pick, self.template_load, self.template_delete]),
-            w.HBox([self.import_path, self.import_button]), self.upload, self.message])
+            w.HBox([self.import_path, self.import_button]), self.upload, self.message, self.suggestions_slot])
         self.box = w.VBox([
             w.HTML("<h3>Pre-flight</h3><p>What this machine offers for training, and where each value came from. "
                    "Change any value, or pick a target GPU to plan for another card.</p>"),

@@ -13,7 +13,8 @@ from typing import Any
 import ipywidgets as w
 
 from ..engine.advisor import PAGES, advise, compare
-from ..engine.models import model_info, models
+from ..engine.arch import identify
+from ..engine.models import models
 from ..engine.paths import safe_file_name
 from ..engine.runs.correction import corrected, gpu_name
 from ..engine.settings import STEPS
@@ -33,7 +34,8 @@ class Renderer:
     """Mixin of :class:`~nbwizard.widgets.app.Wizard`: shows the current state and what is derived from it."""
 
     def _spec(self) -> Any:
-        return model_info(self.state.arch)
+        """The catalog entry of the model, or None for one the catalog does not list."""
+        return self.state.spec
 
     def _render_all(self, derived: Derived) -> None:
         state = self.state
@@ -53,10 +55,14 @@ class Renderer:
         self._version += 1
         self._refresh_rows(self._page_rows(page))
         job = state.job
-        self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
+        label = spec.label if spec is not None else f"{identify(job).label} (not in the catalog)"
+        self.header.value = render.header(label, job.get("datasets[].resolution"), job.get("train.steps"),
                                           derived.prediction, derived.report)
-        advice = advise(job, state.profile, state.intent, page if page in PAGES else "review", recommendation=derived.recommendation,
-                        report=derived.report, prediction=corrected(derived.prediction, job, gpu_name(state.profile)))
+        # this machine's run history corrects plans for this machine only, never a what-if card's
+        prediction = derived.prediction if state.profile.what_if else \
+            corrected(derived.prediction, job, gpu_name(state.profile))
+        advice = advise(job, state.profile, state.intent, page if page in PAGES else "review",
+                        recommendation=derived.recommendation, report=derived.report, prediction=prediction)
         title = "Pre-flight" if page == "preflight" else "Review" if page in ("review", *LAUNCH_PAGES) \
             else setting_title(page)
         self.advisor.value = render.advisor(advice, title)
@@ -98,7 +104,7 @@ class Renderer:
         profile = state.profile
         pf.target.value = profile.target if profile.target in {v for _, v in pf.target.options} else ""
         pf.reserve.value = profile.reserve_gib
-        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else 0.0
+        pf.ram.value = (profile.ram_total_gib.value or 0.0) if profile.ram_total_gib.source == "user" else 0.0
         gpu = profile.gpu
         pf.vram.value = gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" \
             else 0.0
@@ -134,8 +140,9 @@ class Renderer:
 
     def _render_rows(self, state: WizardState, derived: Derived, spec: Any, rows: list[SettingControl]) -> None:
         job, rec = state.job, derived.recommendation
-        hidden = set(spec.hidden_sections)
-        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
+        hidden = set(spec.hidden_sections) if spec is not None else set()
+        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections} if spec is not None \
+            else set(GATED)
         issues: dict[str, list[Any]] = {}
         for issue in derived.report.issues:
             if not getattr(issue, "process", 0):  # a later process entry's issue is not about these controls
@@ -176,11 +183,13 @@ class Renderer:
                 rows.append(w.HBox([text]))
         rv.report.children = rows or [w.HTML("<p class='nbw-ok'>✓ No problems found.</p>")]
         rv.prediction.value = render.vram_bar(derived.prediction) + render.prediction_lines(derived.prediction)
-        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended]
-        rv.comparison.value = render.table(
-            ["Setting", "Yours", "Recommended", "Why", "Matters"],
-            [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
-             for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
+        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended] \
+            if derived.recommendation is not None else None
+        rv.comparison.value = "<p>No recommendation: the model is not in the wizard's catalog.</p>" \
+            if comparison is None else render.table(
+                ["Setting", "Yours", "Recommended", "Why", "Matters"],
+                [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
+                 for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
         text, problem = self._job_yaml(state.job)
         rv.yaml.value = render.yaml_preview(text) if problem is None else \
             f"<p class='nbw-bad' role='alert'>✗ This job cannot be written to a file: {html.escape(problem)}</p>"
