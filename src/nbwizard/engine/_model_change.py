@@ -74,10 +74,11 @@ def unusable(path: str, value: Any, old: str, new: ModelSpec) -> str | None:
             value not in {a.qtype_value for a in new.ara}:
         return f"this accuracy-recovery adapter is made for {old}, not {name}"
     if path in ("train.noise_scheduler", "sample.sampler") and isinstance(value, str):
+        use = "training" if path == "train.noise_scheduler" else "its previews"
         if new.flow_matching and value != "flowmatch":
-            return f"{name} is a flow-matching model: it needs 'flowmatch'"
+            return f"{name} is a flow-matching model: {use} need 'flowmatch'"
         if not new.flow_matching and value == "flowmatch":
-            return f"{name} is not a flow-matching model: 'flowmatch' would noise it with the wrong schedule"
+            return f"{name} is not a flow-matching model: {use} cannot use 'flowmatch'"
     return None
 
 

@@ -108,7 +108,7 @@ def _candidates(job: JobBase, proposed: JobBase, reasons: Any) -> list[str]:
     """Setting paths either job writes (a key inside a dict setting goes with that setting)."""
     paths = dict.fromkeys([*reasons, *(p for p in job.set_paths() if find_setting(p) is not None),
                            *(p for p in proposed.set_paths() if find_setting(p) is not None)])
-    whole = [p for p in paths if not any(p.startswith(q + ".") for q in paths)]
+    whole = [p for p in paths if not any(".".join(p.split(".")[:n]) in paths for n in range(1, p.count(".") + 1))]
     return sorted(whole, key=lambda p: _ORDER.get(p, len(_ORDER)))
 
 

@@ -27,6 +27,7 @@ class SuggestionsPanel:
     def __init__(self, on_accept: Callable[[list[str] | None], None]):
         self._on_accept = on_accept
         self._shown: tuple[Suggestion, ...] | None = None
+        self._row_widgets: dict[str, w.HBox] = {}
         self.title = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.apply_all = w.Button(description="Apply all", button_style="info", layout=w.Layout(width="auto"),
                                   tooltip="Accept every suggestion listed (one step: Undo takes it back)")
@@ -58,23 +59,35 @@ class SuggestionsPanel:
         self.apply_all.layout.display = None if n > 1 else "none"
         self.toggle.layout.display = None if n else "none"
         if suggestions != self._shown:
+            paths_before = [s.path for s in self._shown or ()]
             self._shown = suggestions
-            self.rows.layout.display = None
-            self.toggle.description = "Hide"
-            self.rows.children = [self._row(s, job) for s in suggestions[:ROW_LIMIT]] + (
-                [w.HTML(f"<p class='nbw-help'>… and {n - ROW_LIMIT} more (Apply all takes them too)</p>")]
-                if n > ROW_LIMIT else [])
+            rows = [self._row(s, job) for s in suggestions[:ROW_LIMIT]]  # a row per path, reused while it stays
+            if [s.path for s in suggestions] != paths_before:
+                self.rows.layout.display = None
+                self.toggle.description = "Hide"
+                self.rows.children = rows + (
+                    [w.HTML(f"<p class='nbw-help'>… and {n - ROW_LIMIT} more (Apply all takes them too)</p>")]
+                    if n > ROW_LIMIT else [])
 
     def _row(self, s: Suggestion, job: Any) -> w.Widget:
         now = _now(s, job)
         then = "remove it (the trainer's default applies)" if s.suggested is MISSING else \
             f"<b>{html.escape(render_value(s.suggested))}</b>"
-        text = w.HTML(f"<span title='{html.escape(s.path)}'><b>{html.escape(s.label)}</b></span>: {now} → {then}"
-                      f"<br><span class='nbw-help'>{html.escape(s.why)}</span>", layout=w.Layout(flex="1 1 auto"))
+        value = (f"<span title='{html.escape(s.path)}'><b>{html.escape(s.label)}</b></span>: {now} → {then}"
+                 f"<br><span class='nbw-help'>{html.escape(s.why)}</span>")
+        row = self._row_widgets.get(s.path)
+        if row is not None:
+            if row.children[0].value != value:
+                row.children[0].value = value
+            return row
+        text = w.HTML(value, layout=w.Layout(flex="1 1 0%", min_width="0"))
         accept = w.Button(description="Accept", tooltip=f"Write the suggested {s.label} into the job",
-                          layout=w.Layout(width="auto"))
+                          layout=w.Layout(width="90px", flex="0 0 auto"))
         accept.on_click(functools.partial(lambda path, _: self._on_accept([path]), s.path))
-        return w.HBox([text, accept], layout=w.Layout(align_items="center", margin="2px 0"))
+        # rows keep their height inside the scrolling list (a flex column would squeeze them on top of each other)
+        row = self._row_widgets[s.path] = w.HBox([text, accept], layout=w.Layout(
+            align_items="center", margin="2px 0", flex="0 0 auto", border_bottom="1px solid #eaeef2"))
+        return row
 
     def _fold(self) -> None:
         folded = self.rows.layout.display == "none"
@@ -102,7 +115,9 @@ class SuggestionActions:
         if not state.auto and state.spec is None:
             note = (f" — {html.escape(identify(state.job).label)} is not in the wizard's catalog, so it has nothing "
                     "to recommend for it")
-        self.suggestions.show(() if state.auto else suggested_changes(state), state.job, note)
+        if getattr(self, "_suggested_for", None) is not state:  # page moves re-render the same state
+            self._suggested, self._suggested_for = (() if state.auto else suggested_changes(state)), state
+        self.suggestions.show(self._suggested, state.job, note)
         here, there = (self.preflight.suggestions_slot, self.top_slot) if self.page == "preflight" else \
             (self.top_slot, self.preflight.suggestions_slot)
         if there.children:
