@@ -115,6 +115,18 @@ def test_apply_recommended_on_an_imported_value_writes_it_as_the_users(wizard):
     assert wizard.state.job.unset("network.linear") == load_job(FLUX_24GB).unset("network.linear")
 
 
+def test_an_imported_model_kwargs_value_shows_the_catalogs_own_as_its_recommendation(wizard, tmp_path):
+    source = tmp_path / "flex2.yaml"  # ai-toolkit's Flex.2 example sets model_kwargs the catalog also has
+    source.write_text("job: extension\nconfig:\n  name: f\n  process:\n    - type: sd_trainer\n"
+                      "      training_folder: output\n      model:\n        name_or_path: ostris/Flex.2-preview\n"
+                      "        arch: flex2\n        model_kwargs: {invert_inpaint_mask_chance: 0.5}\n")
+    _import(wizard, source)
+    wizard.go("model")
+    assert "went wrong" not in wizard.status.value, wizard.status.value
+    assert "Recommended:" in wizard._rows["model.model_kwargs"].note.value
+    assert wizard.state.job == load_job(source)
+
+
 def test_a_target_gpu_after_an_import_suggests_and_does_not_rewrite(wizard):
     _import(wizard, FLUX_24GB)
     before = {s.path: s.suggested for s in wizard.suggestions.suggestions}

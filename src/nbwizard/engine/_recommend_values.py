@@ -61,7 +61,7 @@ class Draft:
         known = find_setting(path)
         if known is not None and self.trainer not in known.trainers:
             return
-        self.values[path] = value
+        self.values[path] = plain(value)  # a catalog default (mappingproxy, tuple) is shown and compared as data
         self.reasons[path] = why
 
     def value(self, path: str, chosen: Any = None, check: Callable[[Any], Any] | None = None) -> Any:
