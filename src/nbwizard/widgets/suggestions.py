@@ -109,13 +109,16 @@ def _now(s: Suggestion, job: Any) -> str:
 class SuggestionActions:
     """Mixin of :class:`~nbwizard.widgets.app.Wizard`: shows the panel where the user is, and accepts from it."""
 
+    _suggested: tuple[Suggestion, ...] = ()
+    _suggested_for: Any = None  # the state they were computed for (page moves re-render the same state)
+
     def _render_suggestions(self) -> None:
         state = self.state
         note = ""
         if not state.auto and state.spec is None:
             note = (f" — {html.escape(identify(state.job).label)} is not in the wizard's catalog, so it has nothing "
                     "to recommend for it")
-        if getattr(self, "_suggested_for", None) is not state:  # page moves re-render the same state
+        if self._suggested_for is not state:
             self._suggested, self._suggested_for = (() if state.auto else suggested_changes(state)), state
         self.suggestions.show(self._suggested, state.job, note)
         here, there = (self.preflight.suggestions_slot, self.top_slot) if self.page == "preflight" else \
@@ -135,7 +138,8 @@ class SuggestionActions:
         if taken:
             items = ", ".join(f"{html.escape(s.label)} → {html.escape(_then(s))}" for s in taken[:6])
             more = f" and {len(taken) - 6} more" if len(taken) > 6 else ""
-            self.status.value = f"<div class='nbw-note' role='status'>✓ Accepted: {items}{more} (Undo takes it back)</div>"
+            self.status.value = (f"<div class='nbw-note' role='status'>✓ Accepted: {items}{more} "
+                                 "(Undo takes it back)</div>")
 
     @_guarded
     def _apply_recommended(self, path: str) -> None:
