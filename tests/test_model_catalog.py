@@ -58,7 +58,7 @@ def test_flux_facts():
     (den,) = [c for c in flux.components if c.role == "denoiser"]
     assert den.params_b == 11.9014 and den.source.startswith("measured: fake-tensor trace of")
     assert flux.params_b("denoiser") == 11.9014
-    assert flux.params_b("text_encoder") == pytest.approx(4.883)
+    assert flux.params_b("text_encoder") == pytest.approx(4.8854)  # T5-XXL encoder + CLIP-L, counted
     assert flux.latent_channels.value == 16 and flux.latent_channels.source
     assert flux.vae_downsample.value == 8 and flux.patch_size.value == 2
     assert flux.blocks.value == 57 and "19" in flux.blocks.note

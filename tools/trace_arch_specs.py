@@ -358,8 +358,31 @@ def wan(key: str, archs: tuple[str, ...], cfg: dict[str, Any], cfg_src: str, pub
 # ==================================================================================================================
 # Lumina-Image 2.0, Z-Image (diffusers).
 # ==================================================================================================================
+def _full_caption_rope(orig):
+    """``Lumina2RotaryPosEmbed.forward`` for a caption that fills its padded length (mask all ones).
+
+    The original reads the caption lengths back to the host (``mask.sum(1).tolist()``), which fake tensors cannot;
+    here that one call answers the known lengths, the rest runs unchanged.
+    """
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    def forward(self, hidden_states, attention_mask):
+        lengths = [attention_mask.shape[1]] * attention_mask.shape[0]
+        real = FakeTensor.tolist
+        FakeTensor.tolist = lambda t: lengths if t.dim() == 1 and t.shape[0] == len(lengths) else real(t)
+        try:
+            return orig(self, hidden_states, attention_mask)
+        finally:
+            FakeTensor.tolist = real
+    return forward
+
+
 def _lumina_build(depth: dict[str, int]) -> nn.Module:
     from diffusers import Lumina2Transformer2DModel
+    from diffusers.models.transformers import transformer_lumina2 as mod
+    if not getattr(mod.Lumina2RotaryPosEmbed.forward, "_full_caption", False):
+        mod.Lumina2RotaryPosEmbed.forward = _full_caption_rope(mod.Lumina2RotaryPosEmbed.forward)
+        mod.Lumina2RotaryPosEmbed.forward._full_caption = True
     return Lumina2Transformer2DModel(cap_feat_dim=2304, **depth)
 
 
@@ -708,24 +731,74 @@ def _l2p_build(depth: dict[str, int]) -> nn.Module:
     return scope["ZImageTransformer2DModel"](**cfg)
 
 
+KREA2_TXT = 128
+IDEOGRAM_TXT = 128
+
+
+def _ideogram_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: ideogram4/ideogram4.py get_noise_prediction: packed latents (B, 128, h/16, w/16), t in [0, 1]."""
+    h, w = lat(p, 16)
+    return dict(latents=bf16(p.batch, 128, h, w), t=torch.full((p.batch,), 0.5),
+                llm_features=bf16(p.batch, IDEOGRAM_TXT, 4096 * 13),
+                text_mask=torch.ones(p.batch, IDEOGRAM_TXT, dtype=torch.long))
+
+
+def _ideogram_forward(model: nn.Module, x: dict[str, Any]) -> torch.Tensor:
+    return aitk_module(f"{EXT}/ideogram4/src/pipeline.py").predict_velocity(model, **x)
+
+
+def traced(spec: Spec, inputs, forward, text_tokens: int, text_note: str, grid=IMAGE_GRID,
+           cfg_doubles: bool = True) -> Spec:
+    """A sizes-only spec given its forward call."""
+    spec.inputs, spec.forward, spec.not_traced = inputs, forward, ""
+    spec.text_tokens, spec.text_note, spec.grid, spec.cfg_doubles = text_tokens, text_note, grid, cfg_doubles
+    return spec
+
+
+def _prx_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: prx_pixel_t2i/prx_pixel_t2i.py get_noise_prediction: RGB pixels, t in [0, 1], 256 text tokens."""
+    return dict(hidden_states=bf16(p.batch, 3, p.height, p.width), timestep=torch.full((p.batch,), 0.5),
+                encoder_hidden_states=bf16(p.batch, 256, 2048),
+                attention_mask=torch.ones(p.batch, 256, dtype=torch.bool))
+
+
+def _krea2_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: krea2/krea2.py get_noise_prediction: latents (B, 16, h, w), t in [0, 1] fp32, 12 x 2560 features."""
+    h, w = lat(p, 8)
+    return dict(latents=bf16(p.batch, 16, h, w), t=torch.full((p.batch,), 0.5),
+                context=bf16(p.batch, KREA2_TXT, 12 * 2560), text_mask=torch.ones(p.batch, KREA2_TXT, dtype=torch.long))
+
+
+def _krea2_forward(model: nn.Module, x: dict[str, Any]) -> torch.Tensor:
+    pipeline = aitk_module(f"{EXT}/krea2/src/pipeline.py")
+    return pipeline.predict_velocity(model, **x)
+
+
 def more_sizes() -> list[Spec]:
     out = []
     src = f"repo: {EXT}/krea2/krea2.py KREA2_MMDIT_CONFIG (typed in)"
-    out.append(sizes_only(
+    krea = sizes_only(
         "krea2", ("krea2", "krea2:o_edit", "krea2:turbo", "krea2:o_edit_turbo"), "ai-toolkit SingleStreamDiT",
         f"{EXT}/krea2/src/mmdit.py", src, _from(f"{EXT}/krea2/src/mmdit.py", "SingleStreamDiT", "SingleMMDiTConfig",
                                                 **KREA2_CFG),
         {"layers": 28}, LoraRule(("SingleStreamDiT",), block_names=("blocks",),
                                  source="repo: krea2/krea2.py target_lora_modules, get_transformer_block_names"),
         {"blocks": F(28, src, "plus 12 text layers"), "hidden_size": F(6144, src)},
-        notes=["all four Krea 2 entries load the same SingleStreamDiT (the edit variants differ in inputs)"]))
+        notes=["all four Krea 2 entries load the same SingleStreamDiT; traced text-to-image (the edit variants "
+               "append reference latents to the sequence)"])
+    out.append(traced(krea, _krea2_inputs, _krea2_forward, KREA2_TXT,
+                      "Qwen3-VL-4B features of 12 layers, caption length variable (repo: krea2.py "
+                      "pad_text_features); traced at 128 tokens, a typical caption"))
     src = f"repo: {EXT}/ideogram4/src/transformer.py Ideogram4Config defaults (ideogram4.py builds Ideogram4Config())"
-    out.append(sizes_only(
+    out.append(traced(sizes_only(
         "ideogram4", ("ideogram4",), "ai-toolkit Ideogram4Transformer2DModel", f"{EXT}/ideogram4/src/transformer.py",
         src, _from(f"{EXT}/ideogram4/src/transformer.py", "Ideogram4Transformer2DModel", "Ideogram4Config"),
         {"num_layers": 34}, LoraRule(("Ideogram4Transformer2DModel",), block_names=("layers",),
                                      source="repo: ideogram4/ideogram4.py target_lora_modules, block names"),
-        {"blocks": F(34, src), "hidden_size": F(4608, src)}))
+        {"blocks": F(34, src), "hidden_size": F(4608, src)}),
+        _ideogram_inputs, _ideogram_forward, IDEOGRAM_TXT,
+        "Qwen3-VL-8B features of 13 layers, caption length variable (repo: ideogram4.py get_prompt_embeds); traced "
+        "at 128 tokens, a typical caption"))
     src = (f"repo: {EXT}/minimax_h3/src/transformer.py MiniMaxH3TransformerParams defaults (minimax_h3.py builds "
            "MiniMaxH3TransformerParams())")
     out.append(sizes_only(
@@ -747,13 +820,15 @@ def more_sizes() -> list[Spec]:
         {"n_layers": 30}, LoraRule(("ZImageDCT",), source="repo: zeta_chroma/zeta_chroma_model.py target_lora_modules"),
         {"blocks": F(30, src, "plus 2 noise- and 2 context-refiner layers"), "hidden_size": F(3840, src)}, px=32))
     src = f"repo: {EXT}/prx_pixel_t2i/README.md 'Architecture (released checkpoint)' (typed in)"
-    out.append(sizes_only(
+    out.append(traced(sizes_only(
         "prx_pixel", ("prx_pixel",), "ai-toolkit PRXTransformer2DModel", f"{EXT}/prx_pixel_t2i/src/transformer_prx.py",
         src, _from(f"{EXT}/prx_pixel_t2i/src/transformer_prx.py", "PRXTransformer2DModel", **PRX_CFG),
         {"depth": 24}, LoraRule(("PRXTransformer2DModel",), block_names=("blocks",),
                                 source="repo: prx_pixel_t2i/prx_pixel_t2i.py target_lora_modules, block names"),
         {"blocks": F(24, src), "hidden_size": F(3584, src)},
-        public=(7.0, f"repo: {EXT}/prx_pixel_t2i/README.md (PRX-7B)")))
+        public=(7.0, f"repo: {EXT}/prx_pixel_t2i/README.md (PRX-7B)")),
+        _prx_inputs, lambda m, x: m(**x, return_dict=False)[0], 256,
+        "Qwen3-VL text tower, padded to 256 tokens with a mask (repo: prx_pixel_t2i/prx_pixel_t2i.py PROMPT_MAX_TOKENS)"))
     src = f"repo: {EXT}/hidream/src/hidream_o1/model_config.py (Qwen3-VL config the loader builds)"
     out.append(sizes_only(
         "hidream_o1", ("hidream_o1",), "ai-toolkit Qwen3VLForConditionalGeneration",
@@ -997,8 +1072,77 @@ ASSUMPTIONS: list[dict[str, Any]] = [
 ]
 
 
+def _vae(latent: int, quant_convs: bool):
+    def build():
+        from diffusers import AutoencoderKL
+        return AutoencoderKL(down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+                             block_out_channels=[128, 256, 512, 512], layers_per_block=2, latent_channels=latent,
+                             use_quant_conv=quant_convs, use_post_quant_conv=quant_convs)
+    return build
+
+
+def _t5(umt5: bool):
+    def build():
+        import transformers as tf
+        cls, cfg = (tf.UMT5EncoderModel, tf.UMT5Config) if umt5 else (tf.T5EncoderModel, tf.T5Config)
+        return cls(cfg(d_model=4096, d_ff=10240, num_layers=24, num_heads=64, d_kv=64, feed_forward_proj="gated-gelu",
+                       vocab_size=256384 if umt5 else 32128))
+    return build
+
+
+def _clip(hidden: int, inter: int, layers: int, heads: int, projection: bool):
+    def build():
+        import transformers as tf
+        cfg = tf.CLIPTextConfig(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
+                                num_attention_heads=heads, projection_dim=hidden)
+        return (tf.CLIPTextModelWithProjection if projection else tf.CLIPTextModel)(cfg)
+    return build
+
+
+def _diffusers_default(cls: str):
+    def build():
+        import diffusers
+        return getattr(diffusers, cls)()
+    return build
+
+
+# catalog component name -> (class, config source, builder). Names are those of tools/build_models.py.
+COMPONENTS = {
+    "T5-XXL encoder": ("transformers.T5EncoderModel", f"public: {HF}/google/t5-v1_1-xxl/blob/main/config.json "
+                       "(d_model 4096, d_ff 10240, 24 layers, 64 heads, vocab 32128; encoder half)", _t5(False)),
+    "umT5-XXL encoder": ("transformers.UMT5EncoderModel", f"public: {HF}/google/umt5-xxl/blob/main/config.json "
+                         "(T5-XXL shape, vocab 256384; encoder half)", _t5(True)),
+    "CLIP-L": ("transformers.CLIPTextModel", f"public: {HF}/openai/clip-vit-large-patch14/blob/main/config.json "
+               "(text: 768 wide, 12 layers, 12 heads)", _clip(768, 3072, 12, 12, False)),
+    "OpenCLIP bigG": ("transformers.CLIPTextModelWithProjection",
+                      f"public: {HF}/stabilityai/stable-diffusion-xl-base-1.0/blob/main/text_encoder_2/config.json "
+                      "(1280 wide, 32 layers, 20 heads)", _clip(1280, 5120, 32, 20, True)),
+    "FLUX.1 VAE (16 ch)": ("diffusers.AutoencoderKL", f"public: {HF}/black-forest-labs/FLUX.1-dev/blob/main/vae/"
+                           "config.json (16 latent channels, no quant convs)", _vae(16, False)),
+    "SD3 VAE (16 ch)": ("diffusers.AutoencoderKL", f"public: {HF}/stabilityai/stable-diffusion-3.5-large/blob/main/"
+                        "vae/config.json (16 latent channels, no quant convs)", _vae(16, False)),
+    "SD VAE (4 ch)": ("diffusers.AutoencoderKL", f"public: {SD15_URL.replace('unet', 'vae')} (4 latent channels)",
+                      _vae(4, True)),
+    "SDXL VAE (4 ch)": ("diffusers.AutoencoderKL", f"public: {SDXL_URL.replace('unet', 'vae')} (4 latent channels)",
+                        _vae(4, True)),
+    "Wan 2.1 VAE": ("diffusers.AutoencoderKLWan", f"diffusers AutoencoderKLWan class default (= {HF}/Wan-AI/"
+                    "Wan2.1-T2V-14B-Diffusers/blob/main/vae/config.json)", _diffusers_default("AutoencoderKLWan")),
+    "Qwen-Image VAE": ("diffusers.AutoencoderKLQwenImage", f"diffusers AutoencoderKLQwenImage class default (= {HF}/"
+                       "Qwen/Qwen-Image/blob/main/vae/config.json)", _diffusers_default("AutoencoderKLQwenImage")),
+}
+
+
 def component_sizes() -> dict[str, Any]:
-    return {}
+    """Exact parameter counts of the shared text encoders and VAEs, built on the meta device."""
+    import importlib.metadata as md
+    out = {}
+    for name, (cls, source, build) in COMPONENTS.items():
+        with torch.device("meta"):
+            model = build()
+        lib = cls.split(".")[0]
+        out[name] = {"params": sum(p.numel() for p in model.parameters()), "model_class": cls,
+                     "code": f"{lib} {md.version(lib)}", "config_source": source}
+    return out
 
 
 def assumptions(commit: str) -> list[dict[str, Any]]:

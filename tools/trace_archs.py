@@ -46,7 +46,8 @@ attention). The text length is fixed per arch (``text_tokens``) and folded into 
 same form with ``n`` = latent pixels (h/8 * w/8). Each fit is exact on three token counts and two batch sizes
 and is checked on a fourth token count (``points`` keeps all of them, with the fit's error).
 
-Run (about 10 minutes on 2 cores for every arch)::
+Run (one to five minutes of CPU per traced arch, about an hour for all on one core; ``--sizes-only`` takes
+seconds; see tools/README.md)::
 
     python tools/trace_archs.py --aitk /path/to/ai-toolkit            # all archs -> traces.json
     python tools/trace_archs.py --aitk ... --only flux chroma          # a few, merged into the existing file
@@ -656,6 +657,25 @@ def main(argv: list[str] | None = None) -> None:
         for key, rec in json.loads(other.read_text(encoding="utf-8"))["traces"].items():
             if "fits" in rec or "fits" not in traces.get(key, {}):
                 traces[key] = rec
+
+    def write() -> dict[str, Any]:
+        doc = {
+            "$source": "tools/trace_archs.py: fake-tensor traces of the denoiser classes ai-toolkit trains",
+            "versions": {**versions(), "ai-toolkit": commit},
+            "fit_form": "q(n, b) = (s0 + s1*n + s2*n^2) + b*(p0 + p1*n + p2*n^2); coefficients [s0, s1, s2, p0, p1, "
+                        "p2]; n = image tokens (see tokens_are), b = batch; bytes or FLOPs",
+            "lora_rank_traced": 32,
+            "assumptions": assumptions,
+            "components": components,
+            "traces": {k: traces[k] for k in sorted(traces, key=lambda k: list(all_specs).index(k)
+                                                      if k in all_specs else len(all_specs))},
+        }
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, args.out)  # after every arch: a long run keeps what it measured
+        return doc
+
+    assumptions, components = specs_mod.assumptions(commit), specs_mod.component_sizes()
     failed = []
     for key in keys:
         print(f"{key}:", flush=True)
@@ -669,20 +689,8 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
             traceback.print_exc()
             failed.append(f"{key}: {type(exc).__name__}: {exc}")
-    doc = {
-        "$source": "tools/trace_archs.py: fake-tensor traces of the denoiser classes ai-toolkit trains",
-        "versions": {**versions(), "ai-toolkit": commit},
-        "fit_form": "q(n, b) = (s0 + s1*n + s2*n^2) + b*(p0 + p1*n + p2*n^2); coefficients [s0, s1, s2, p0, p1, p2]; "
-                    "n = image tokens (see tokens_are), b = batch; bytes or FLOPs",
-        "lora_rank_traced": 32,
-        "assumptions": specs_mod.assumptions(commit),
-        "components": specs_mod.component_sizes(),
-        "traces": {k: traces[k] for k in sorted(traces, key=lambda k: list(all_specs).index(k)
-                                                  if k in all_specs else len(all_specs))},
-    }
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+        write()
+    doc = write()
     print(f"wrote {len(doc['traces'])} traces to {args.out}")
     if failed:
         print("FAILED:\n  " + "\n  ".join(failed))

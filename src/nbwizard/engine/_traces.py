@@ -124,3 +124,9 @@ def traces_by_arch() -> Mapping[str, Trace]:
 def raw_facts(key: str) -> Mapping[str, Any]:
     """The shape facts a trace's config gave (value + source), by catalog fact name."""
     return document()["traces"][key].get("facts") or {}
+
+
+@cache
+def component_sizes() -> Mapping[str, Mapping[str, Any]]:
+    """Shared text encoders / VAEs counted on the meta device, by the catalog's component name."""
+    return MappingProxyType(dict(document().get("components") or {}))

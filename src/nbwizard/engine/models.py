@@ -22,7 +22,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ._traces import Trace, raw_facts, traces_by_arch
+from ._traces import Trace, component_sizes, raw_facts, traces_by_arch
 
 ROLES = ("denoiser", "text_encoder", "vae", "image_encoder", "audio_vae")
 FACT_NAMES = ("latent_channels", "vae_downsample", "temporal_downsample", "patch_size", "blocks", "hidden_size")
@@ -219,8 +219,19 @@ def _spec(raw: Mapping[str, Any]) -> ModelSpec:
     )
 
 
+def _measured_component(c: Component) -> Component:
+    """A shared text encoder / VAE with its exact count from a meta-device build, when the traces file has it."""
+    measured = component_sizes().get(c.name)
+    if measured is None or c.role == "denoiser":
+        return c
+    note = "; ".join(x for x in (c.note, f"config: {measured['config_source']}") if x)
+    return Component(c.role, c.name, round(measured["params"] / 1e9, 4),
+                     f"measured: meta-device build of {measured['model_class']} ({measured['code']})", None, note)
+
+
 def _overlay(spec: ModelSpec) -> ModelSpec:
-    """The record with what a trace measured: the denoiser's exact size, and shape facts the record lacks."""
+    """The record with what was measured: exact component sizes, the denoiser's trace, shape facts it lacks."""
+    spec = replace(spec, components=tuple(_measured_component(c) for c in spec.components))
     trace = traces_by_arch().get(spec.arch)
     if trace is None:
         return spec
