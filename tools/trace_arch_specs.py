@@ -732,6 +732,32 @@ def _l2p_build(depth: dict[str, int]) -> nn.Module:
 
 
 KREA2_TXT = 128
+
+
+def _zeta_build(depth: dict[str, int]) -> nn.Module:
+    """ZImageDCT as zeta_chroma_model.py builds it; its NerfEmbedder's ``embedder`` is made fp32 up front, the state
+    its forward puts it in on the first call (``self.embedder.float()``), which fake parameters cannot swap to."""
+    mod = aitk_module(f"{EXT}/zeta_chroma/zeta_chroma_transformer.py")
+    model = mod.ZImageDCT(mod.ZImageDCTParams(patch_size=1, in_channels=32 * 32 * 3, **depth))
+    for m in model.modules():
+        if isinstance(m, mod.NerfEmbedder):
+            emb = m.embedder
+            for sub in emb.modules():
+                for name, p in list(sub._parameters.items()):
+                    if p is not None:
+                        sub._parameters[name] = nn.Parameter(p.detach().float(), requires_grad=False)
+            emb.float = lambda emb=emb: emb  # already fp32: the forward's call is then a no-op
+    return model
+
+
+def _zeta_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: zeta_chroma/zeta_chroma_model.py get_noise_prediction: 32 x 32 RGB patches, 512 text tokens."""
+    h, w = lat(p, 32)
+    n = h * w
+    return dict(img=bf16(p.batch, n, 32 * 32 * 3), img_ids=torch.zeros(p.batch, n, 3, dtype=torch.long),
+                img_mask=torch.ones(p.batch, n, dtype=torch.bool), txt=bf16(p.batch, 512, 2560),
+                txt_ids=torch.zeros(p.batch, 512, 3, dtype=torch.long), txt_mask=torch.ones(p.batch, 512, dtype=torch.bool),
+                timesteps=torch.full((p.batch,), 0.5))
 IDEOGRAM_TXT = 128
 
 
@@ -813,12 +839,13 @@ def more_sizes() -> list[Spec]:
         notes=["the default checkpoint is pre-quantized int8 (repo notes); the count is of the bf16 layout"]))
     src = (f"repo: {EXT}/zeta_chroma/zeta_chroma_transformer.py ZImageDCTParams defaults with patch_size 1 and "
            "in_channels 32 x 32 x 3 (zeta_chroma_model.py)")
-    out.append(sizes_only(
+    out.append(traced(sizes_only(
         "zeta_chroma", ("zeta_chroma",), "ai-toolkit ZImageDCT", f"{EXT}/zeta_chroma/zeta_chroma_transformer.py", src,
-        _from(f"{EXT}/zeta_chroma/zeta_chroma_transformer.py", "ZImageDCT", "ZImageDCTParams", patch_size=1,
-              in_channels=32 * 32 * 3),
+        _zeta_build,
         {"n_layers": 30}, LoraRule(("ZImageDCT",), source="repo: zeta_chroma/zeta_chroma_model.py target_lora_modules"),
-        {"blocks": F(30, src, "plus 2 noise- and 2 context-refiner layers"), "hidden_size": F(3840, src)}, px=32))
+        {"blocks": F(30, src, "plus 2 noise- and 2 context-refiner layers"), "hidden_size": F(3840, src)}, px=32),
+        _zeta_inputs, lambda m, x: m(**x), 512,
+        "Qwen3-4B hidden states padded to 512 with a mask (repo: zeta_chroma_model.py max_sequence_length = 512)"))
     src = f"repo: {EXT}/prx_pixel_t2i/README.md 'Architecture (released checkpoint)' (typed in)"
     out.append(traced(sizes_only(
         "prx_pixel", ("prx_pixel",), "ai-toolkit PRXTransformer2DModel", f"{EXT}/prx_pixel_t2i/src/transformer_prx.py",

@@ -68,6 +68,7 @@ class Trace:
     public_source: str | None
     config_verified: bool = True
     not_traced: str = ""
+    mode_errors: Mapping[str, str] = MappingProxyType({})  # modes whose step fails in the model code itself
 
     @property
     def source(self) -> str:
@@ -98,6 +99,7 @@ def _trace(key: str, raw: Mapping[str, Any]) -> Trace:
         fits=MappingProxyType(fits), notes=tuple(raw.get("notes") or ()),
         public_params_b=public.get("params_b"), public_source=public.get("source"),
         config_verified=raw.get("config_verified", True), not_traced=raw.get("not_traced", ""),
+        mode_errors=MappingProxyType(dict(raw.get("mode_errors") or {})),
     )
 
 

@@ -137,7 +137,9 @@ def _measured_facts(spec: ModelSpec) -> dict[str, Fact]:
     def at(mode: str, quantity: str, scale: float, what: str) -> Fact:
         fit = t.fit(mode, quantity)
         if fit is None:
-            return Fact(None, None, f"{mode} {quantity} not traced")
+            failure = t.mode_errors.get(mode)
+            return Fact(None, None, f"{mode} fails in the model code: {failure}" if failure else
+                        f"{mode} {quantity} not traced")
         return Fact(round(fit(n, 1) * scale, 3), t.source, note=f"{what} at {where}")
 
     steps = [t.fit("train_gc", q) for q in ("fwd_flops", "bwd_flops")]
