@@ -20,7 +20,7 @@ Pure JSON and arithmetic: evaluating a fit takes a few hundred nanoseconds and n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -68,7 +68,7 @@ class Trace:
     public_source: str | None
     config_verified: bool = True
     not_traced: str = ""
-    mode_errors: Mapping[str, str] = MappingProxyType({})  # modes whose step fails in the model code itself
+    mode_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # steps the model code fails
 
     @property
     def source(self) -> str:
