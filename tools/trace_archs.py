@@ -694,7 +694,7 @@ def main(argv: list[str] | None = None) -> None:
             rec = record(all_specs[key], commit, not (args.sizes_only or args.refresh),
                          log=lambda s: print(s, flush=True))
             if args.refresh and "fits" in traces.get(key, {}):
-                rec.update(fits=traces[key]["fits"], points=traces[key]["points"])
+                rec.update({k: traces[key][k] for k in ("fits", "points", "mode_errors") if k in traces[key]})
             traces[key] = rec
         except Exception as exc:  # noqa: BLE001 - one arch's failure must not lose the others' measurements
             import traceback
