@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
 from nbwizard import SystemProfile, load_job, model_info
-from nbwizard.engine import arch as arch_module
 from nbwizard.engine.arch import identify
 from nbwizard.engine.job import MISSING
 from nbwizard.engine.predict import predict
@@ -47,11 +45,12 @@ def test_legacy_flags_are_read_in_the_trainers_order():
 
 
 def test_a_model_the_catalog_lacks_is_named_as_the_file_names_it():
-    ref = identify(load_job(AITK / "train_lora_sd35_large_24gb.yaml"))
-    assert (ref.backend, ref.chosen_by, ref.spec, ref.arch) == ("sd3", "model.is_v3", None, "sd3")
-    assert ref.label == "stabilityai/stable-diffusion-3.5-large"
+    ref = identify(_job("{name_or_path: PixArt-alpha/PixArt-Sigma-XL-2-1024-MS, is_pixart_sigma: true}"))
+    assert (ref.backend, ref.chosen_by, ref.spec, ref.arch) == (
+        "pixart_sigma", "model.is_pixart_sigma", None, "pixart_sigma")
+    assert ref.label == "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS"
     text = ref.describe()
-    assert "is_v3" in text and "not in the wizard's model catalog" in text and "FLUX" not in text
+    assert "is_pixart_sigma" in text and "not in the wizard's model catalog" in text and "FLUX" not in text
 
 
 def test_the_weights_pick_the_entry_among_those_of_one_model_class():
@@ -67,15 +66,10 @@ def test_weights_of_another_model_class_are_pointed_out():
     assert identify(_job("{arch: flux, name_or_path: black-forest-labs/FLUX.1-dev}")).mismatch is None
 
 
-def test_a_catalog_entry_for_sd3_is_recognised_once_it_lands(monkeypatch):
-    sd3 = dataclasses.replace(model_info("sdxl"), arch="sd3", backend_arch="sd3", label="SD 3.5 Large",
-                              name_or_path="stabilityai/stable-diffusion-3.5-large")
-    catalog = (*arch_module.models(), sd3)
-    monkeypatch.setattr(arch_module, "models", lambda: catalog)
-    real = arch_module.model_info
-    monkeypatch.setattr(arch_module, "model_info", lambda name: sd3 if name == "sd3" else real(name))
+def test_the_sd35_example_is_the_catalogs_sd3_entry():
     ref = identify(load_job(AITK / "train_lora_sd35_large_24gb.yaml"))
-    assert ref.spec is sd3 and ref.label == "SD 3.5 Large"
+    assert ref.spec is not None and ref.spec.arch == "sd3" and ref.label == "SD 3.5 Large"
+    assert ref.chosen_by == "model.is_v3"
 
 
 # ---- held jobs and their suggestions -----------------------------------------------------------------------------
@@ -127,7 +121,8 @@ def test_a_template_is_held_and_suggests_removing_what_the_plan_no_longer_writes
 
 
 def test_a_model_outside_the_catalog_gets_no_recommendation_and_still_derives(fresh):
-    state = imported_state(fresh, load_job(AITK / "train_lora_sd35_large_24gb.yaml"))
+    text = (AITK / "train_lora_sd35_large_24gb.yaml").read_text().replace("is_v3: true", "is_pixart_sigma: true")
+    state = imported_state(fresh, load_job(text))
     assert state.spec is None and recommend_for(state) is None and suggested_changes(state) == ()
     derived = derive(state)
     assert derived.recommendation is None and derived.prediction.peak_vram_gib is None

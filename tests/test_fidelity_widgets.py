@@ -187,23 +187,45 @@ def test_changing_the_model_of_an_imported_job_keeps_the_files_values(wizard):
     assert "flow-matching" in wizard.status.value  # flowmatch is not kept, and why
 
 
-# ---- 3. an unknown model keeps its own name -------------------------------------------------------------------
-def test_an_sd35_example_is_never_shown_as_flux(wizard):
-    _import(wizard, SD35_LARGE)
-    assert wizard.state.job == load_job(SD35_LARGE)
+# ---- 3. a model is shown as the one the file names ----------------------------------------------------------
+def _unknown_model_job(tmp_path) -> Path:
+    """ai-toolkit's SD 3.5 example re-pointed at a model class the catalog does not list (PixArt-Sigma)."""
+    text = SD35_LARGE.read_text().replace("is_v3: true", "is_pixart_sigma: true").replace(
+        "stabilityai/stable-diffusion-3.5-large", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS")
+    path = tmp_path / "pixart.yaml"
+    path.write_text(text)
+    return path
+
+
+def _everything_said(wizard) -> str:
     seen = [wizard.header.value, wizard.preflight.message.value, wizard.advisor.value]
     for page in ("model", "target", "review"):
         wizard.go(page)
         seen += [wizard.header.value, wizard.advisor.value]
     seen.append(wizard.review.comparison.value)
-    text = "\n".join(seen)
+    return "\n".join(seen)
+
+
+def test_an_sd35_example_is_shown_as_sd35_never_as_flux(wizard):
+    _import(wizard, SD35_LARGE)
+    assert wizard.state.job == load_job(SD35_LARGE)
+    text = _everything_said(wizard)
     # (a setting's help may name FLUX.1-schnell as an example; nothing names this job's model FLUX)
     assert not re.search(r"FLUX\.1(?!-schnell)|\bflux\b", text), re.search(r".{80}(FLUX|flux).{40}", text)
+    assert "SD 3.5 Large" in wizard.header.value and "not in the catalog" not in wizard.header.value
+
+
+def test_a_model_outside_the_catalog_keeps_its_own_name(wizard, tmp_path):
+    job = _unknown_model_job(tmp_path)
+    _import(wizard, job)
+    assert wizard.state.job == load_job(job)
+    text = _everything_said(wizard)
+    assert not re.search(r"FLUX\.1(?!-schnell)|\bflux\b|SD 3\.5", text), re.search(r".{80}(FLUX|flux|SD 3).{40}", text)
     header = wizard.header.value
-    assert "stabilityai/stable-diffusion-3.5-large" in header and "not in the catalog" in header
+    assert "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS" in header and "not in the catalog" in header
     assert "predictions of memory and time are unavailable" in wizard.preflight.message.value
     assert "validation checks the generic settings only" in wizard.advisor.value
-    assert wizard.controls["model.arch"].value == "sd3"
+    assert wizard.controls["model.arch"].value == "pixart_sigma"
     assert "nothing to recommend" in wizard.suggestions.title.value
 
 

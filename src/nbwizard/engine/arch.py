@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Mapping
 
-from .models import ModelSpec, UnknownModelError, model_info, models
+from .models import ModelSpec, UnknownModelError, all_models, model_info
 
 __all__ = ["ModelRef", "arch_name", "arch_of", "identify"]
 
@@ -91,7 +91,7 @@ def _catalog_for(backend: str, written: str | None, name: str) -> ModelSpec | No
         if exact is not None and ":" in written:
             return exact  # a variant tag names one entry exactly
     catalog_id = _rules()["catalog_ids"].get(backend, backend)
-    same = [m for m in models() if m.backend_arch in (backend, catalog_id) or m.arch == catalog_id]
+    same = [m for m in all_models() if m.backend_arch in (backend, catalog_id) or m.arch == catalog_id]
     if exact is not None and (not name or _norm(exact.name_or_path) == name):
         return exact
     by_name = next((m for m in same if name and _norm(m.name_or_path) == name), None)
@@ -112,7 +112,7 @@ def identify(job: Any) -> ModelRef:
         chosen_by = flag or "default"
     spec = _catalog_for(backend, written, _norm(path))
     mismatch = None
-    named = next((m for m in models() if path and _norm(m.name_or_path) == _norm(path)), None)
+    named = next((m for m in all_models() if path and _norm(m.name_or_path) == _norm(path)), None)
     if named is not None and (spec is None or named.backend_arch != spec.backend_arch):
         built = spec.label if spec is not None else f"model class '{backend}'"
         mismatch = (f"The model path {path} is {named.label}'s weights, but the job "
