@@ -63,7 +63,6 @@ import argparse
 import contextlib
 import gc as _gc
 import json
-import math
 import os
 import sys
 import time
