@@ -48,19 +48,23 @@ _FIELDS = (
     ("ema", "use_ema", "train.ema_config.use_ema"),
     ("datasets", "resolution", "datasets[].resolution"), ("datasets", "num_frames", "datasets[].num_frames"),
     ("datasets", "caption_dropout_rate", "datasets[].caption_dropout_rate"),
+    ("datasets", "cache_latents", "datasets[].cache_latents"),
+    ("datasets", "cache_latents_to_disk", "datasets[].cache_latents_to_disk"),
     ("sample", "width", "sample.width"), ("sample", "height", "sample.height"),
     ("sample", "num_frames", "sample.num_frames"), ("sample", "sample_steps", "sample.sample_steps"),
     ("sample", "sample_every", "sample.sample_every"), ("sample", "guidance_scale", "sample.guidance_scale"),
     ("save", "save_every", "save.save_every"), ("save", "max_step_saves_to_keep", "save.max_step_saves_to_keep"),
 )
 # Keys a file leaves out whose trainer default is what the example means (toolkit/config_modules.py at the commit):
-# TrainConfig lr_scheduler 'constant' (l.389), batch_size 1 (l.393), gradient_accumulation 1, EMA off unless
+# TrainConfig lr_scheduler 'constant' (l.389), batch_size 1 (l.393), timestep_type 'sigmoid' (l.556),
+# gradient_accumulation 1, EMA off unless
 # ema_config.use_ema (l.545-551), DOP off, cache_text_embeddings / unload_text_encoder False; ModelConfig quantize
 # False, quantize_te defaults to quantize (l.686), qtype / qtype_te 'qfloat8' (l.687-688), low_vram False.
 TRAINER_DEFAULTS = {
-    "model.quantize": False, "train.lr_scheduler": "constant", "train.batch_size": 1, "train.gradient_accumulation": 1,
+    "model.quantize": False, "train.lr_scheduler": "constant", "train.timestep_type": "sigmoid", "train.batch_size": 1, "train.gradient_accumulation": 1,
     "train.ema_config.use_ema": False, "train.diff_output_preservation": False,
     "train.cache_text_embeddings": False, "train.unload_text_encoder": False, "model.low_vram": False,
+    "datasets[].cache_latents": False, "datasets[].cache_latents_to_disk": False,
 }
 # The UI default job's values the recommender falls back to where an arch has no example (jobConfig.ts).
 _UI_JOB = (
@@ -77,7 +81,7 @@ _UI_JOB = (
     ("save", "save_every", "save.save_every"), ("save", "max_step_saves_to_keep", "save.max_step_saves_to_keep"),
 )
 _UI_DATASET = (("resolution", "datasets[].resolution"), ("caption_dropout_rate", "datasets[].caption_dropout_rate"),
-               ("num_frames", "datasets[].num_frames"))
+               ("num_frames", "datasets[].num_frames"), ("cache_latents_to_disk", "datasets[].cache_latents_to_disk"))
 _UI_SAMPLE = (("width", "sample.width"), ("height", "sample.height"), ("sample_steps", "sample.sample_steps"),
               ("sample_every", "sample.sample_every"), ("num_frames", "sample.num_frames"),
               ("guidance_scale", "sample.guidance_scale"), ("n_prompts", "sample.n_prompts"))
@@ -87,6 +91,18 @@ def _is_lora(ex: dict) -> bool:
     net = ex.get("network") or {}
     return ex.get("process_type") in ("sd_trainer", "diffusion_trainer") and net.get("type") in ("lora",) \
         and not ex.get("adapter_type")
+
+
+def _written(ex: dict) -> list[str]:
+    """The setting paths the file itself writes (the rest of ``values`` are the trainer's defaults)."""
+    out = []
+    for section, key, path in _FIELDS:
+        block = ex.get(section)
+        if section == "datasets":
+            block = (block or [{}])[0]
+        if (block or {}).get(key) is not None:
+            out.append(path)
+    return sorted(out)
 
 
 def _values(ex: dict) -> dict:
@@ -122,7 +138,7 @@ def build(examples_path: Path) -> dict:
             recipes.append({
                 "arch": m["arch"], "$source": ex["$source"], "vram_gb": tier,
                 "vram_basis": "file name" if ex.get("vram_tier_gb_in_name") else entry.get("basis"),
-                "name_or_path": ex["model"]["name_or_path"], "values": _values(ex)})
+                "name_or_path": ex["model"]["name_or_path"], "values": _values(ex), "written": _written(ex)})
             break
     ui = data["ui_default_job"]
     proc, dataset, sample = ui["process"], ui["dataset"], ui["sample"]

@@ -74,6 +74,7 @@ _GROUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("low_vram", ("model.low_vram",), True),
     ("layer offloading", ("model.layer_offloading", "model.layer_offloading_transformer_percent"), True),
     ("resolution", ("datasets[].resolution",), True),
+    ("latent caching", ("datasets[].cache_latents", "datasets[].cache_latents_to_disk"), True),
     ("gradient checkpointing", ("train.gradient_checkpointing",), True),
     ("batch", ("train.batch_size", "train.gradient_accumulation"), True),
     ("steps", ("train.steps",), True),

@@ -167,10 +167,11 @@ class Found:
 
 def search(start: Mem, levers: list[Lever], evaluate: Evaluate, priority: str, batch: int, preview: Preview,
            features: dict[str, bool], free: Callable[[Mem], Mem], preview_levers: list[tuple[str, Any]],
-           low_vram: Callable[[Mem], Mem] | None = None) -> Found:
+           low_vram: Callable[[Mem], Mem] | None = None, margin: Callable[[Mem], float] | None = None) -> Found:
     """Run the phases (see the module docstring). ``features`` maps "ema" / "dop" / "gc_off" to whether the plan
     should have it; ``free`` applies the memory savers that cost nothing (cached text embeddings) to a plan;
-    ``low_vram`` turns low_vram on (None where it may not be)."""
+    ``low_vram`` turns low_vram on (None where it may not be); ``margin(plan)`` is the share of the budget a
+    plan must leave free in the training fit (a plan lighter than the recipe the card is known to run)."""
     calls = [0]
 
     def ev(m: Mem, p: Preview | None) -> Any:
@@ -189,7 +190,7 @@ def search(start: Mem, levers: list[Lever], evaluate: Evaluate, priority: str, b
         trail.append((label, mem, pred))
         if pred.verdict == "unknown":
             break
-        if fits(pred, priority):
+        if fits(pred, priority, margin(mem) if margin else 0.0):
             fitted = True
             break
     if not fitted and priority == "memory":  # the extra headroom is a preference, not a requirement

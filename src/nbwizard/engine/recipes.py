@@ -31,7 +31,8 @@ __all__ = ["Recipe", "recipe_commit", "recipe_for"]
 _UI_ARCH_PATHS = ("model.quantize", "model.qtype", "model.quantize_te", "model.qtype_te", "model.low_vram",
                   "train.lr", "train.timestep_type", "train.cache_text_embeddings", "train.unload_text_encoder",
                   "network.linear", "network.linear_alpha", "sample.width", "sample.height", "sample.num_frames",
-                  "sample.sample_steps", "sample.guidance_scale", "datasets[].num_frames")
+                  "sample.sample_steps", "sample.guidance_scale", "datasets[].num_frames",
+                  "datasets[].cache_latents_to_disk")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class Recipe:
     from_example: bool
     vram_gb: float | None  # the card size the example is written for (None: UI defaults, any card)
     values: Mapping[str, Any]
-    example_values: Mapping[str, Any]  # only what the example file writes (empty without an example)
+    example_values: Mapping[str, Any]  # the example's values: what it writes and the trainer's defaults it relies on
+    written: frozenset[str] = frozenset()  # the paths the example file itself writes
 
     def get(self, path: str, default: Any = None) -> Any:
         return self.values.get(path, default)
@@ -82,12 +84,14 @@ def _build(spec: ModelSpec) -> Recipe:
     example = next((r for r in data["recipes"] if r["arch"] == spec.arch), None)
     if example is None:
         return Recipe(spec.arch, f"the trainer UI's defaults for {spec.label} (ui/src/app/jobs/new, ostris/"
-                                 f"ai-toolkit {commit})", False, None, MappingProxyType(values), MappingProxyType({}))
+                                 f"ai-toolkit {commit})", False, None, MappingProxyType(values), MappingProxyType({}),
+                      frozenset())
     written = {p: _frozen(v) for p, v in example["values"].items()}
     values.update(written)
     path = example["$source"]["path"]
     return Recipe(spec.arch, f"{path.rsplit('/', 1)[-1]} (ostris/ai-toolkit {commit}, {path})", True,
-                  example["vram_gb"], MappingProxyType(values), MappingProxyType(written))
+                  example["vram_gb"], MappingProxyType(values), MappingProxyType(written),
+                  frozenset(example["written"]))
 
 
 def recipe_for(spec: ModelSpec | str) -> Recipe:

@@ -125,7 +125,8 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     else:
         lv = None if profile.unified_memory or "model.low_vram" in locked else \
             (lambda m: replace(m, low_vram=True))
-        found = search(start, levers, evaluate, intent.priority, batch, preview, features, free, plevers, lv)
+        found = search(start, levers, evaluate, intent.priority, batch, preview, features, free, plevers, lv,
+                       _recipe_margin(recipe, profile))
         if found.prediction.verdict == "unknown" and intent.priority != "memory":
             # the model's sizes are unknown, so there is nothing to search against: take the cautious plan
             # (every memory saver that costs little quality) rather than the priority's most demanding one
@@ -163,6 +164,36 @@ class _Counting:
     def __call__(self, job: Any, profile: Any, dataset: Any = None) -> Any:
         self.calls += 1
         return self.predictor(job, profile, dataset)
+
+
+# On a card no larger than the one ai-toolkit's example is written for, the example's memory savers are known to
+# run there: a plan that drops one must leave this share of the budget free in the prediction.
+RECIPE_HEADROOM = 0.10
+
+
+def _recipe_margin(recipe: Recipe, profile: Any) -> Callable[[Mem], float]:
+    """The headroom a plan needs: RECIPE_HEADROOM when it saves less memory than the example does on the example's
+    own card size (or a smaller one), else none."""
+    budget = getattr(profile, "vram_budget_gib", None)
+    if not recipe.from_example or not recipe.vram_gb or budget is None or budget > recipe.vram_gb:
+        return lambda m: 0.0
+    bits = _qbits(recipe.get("model.qtype") if recipe.get("model.quantize") else None)
+    low = recipe.get("model.low_vram") is True
+    te_gone = recipe.get("train.cache_text_embeddings") is True or recipe.get("train.unload_text_encoder") is True
+
+    def margin(m: Mem) -> float:
+        lighter = _qbits(m.qtype) > bits or (low and not m.low_vram) or (te_gone and not m.te_cache)
+        return RECIPE_HEADROOM if lighter else 0.0
+    return margin
+
+
+def _qbits(qtype: str | None) -> float:
+    """Bits per weight a quantization type stores (bf16: 16), for ordering plans by how much they save."""
+    if not qtype:
+        return 16.0
+    q = qtype.split("|")[0].lower()
+    digits = "".join(ch for ch in q if ch.isdigit())
+    return float(digits) if digits and not q.startswith(("qfloat", "float")) else 8.0
 
 
 def _wants_ema(intent: Intent, recipe: Recipe) -> bool:
@@ -273,12 +304,14 @@ def _base(d: V.Draft, spec: ModelSpec, recipe: Recipe, profile: Any, intent: Int
         d.put("train.noise_scheduler", "flowmatch", f"{spec.label} is a flow-matching model: training must use "
                                                      "'flowmatch' (anything else noises it with the wrong schedule)")
         d.put("sample.sampler", "flowmatch", "Previews use the flow-matching sampler the model needs")
-        tt = recipe.get("train.timestep_type", "sigmoid")
+        # the example's own choice where it writes one; else the UI's per-arch choice (the trainer's default,
+        # 'sigmoid', is what an example that writes none trains with: a departure, and said so)
+        own = "train.timestep_type" in recipe.written or not recipe.from_example
+        tt = recipe.get("train.timestep_type") if own else ui.get("train.timestep_type", "sigmoid")
         d.put("train.timestep_type", tt, (
-            f"'{tt}' timestep sampling: {recipe.name}'s choice for {spec.label}"
-            if "train.timestep_type" in recipe.example_values or not recipe.from_example else
-            f"'{tt}' timestep sampling: the trainer UI's choice for {spec.label} (the example leaves the trainer's "
-            "default)"))
+            f"'{tt}' timestep sampling: {recipe.name}'s choice for {spec.label}" if own else
+            f"'{tt}' timestep sampling: the trainer UI's choice for {spec.label} ({recipe.name} leaves the "
+            f"trainer's default, '{recipe.get('train.timestep_type')}')"))
         bias = {"style": "style", "concept": "content"}.get(intent.training_type, "balanced")
         d.put("train.content_or_style", bias, {
             "style": "Bias towards low-noise timesteps, where a style's textures and colours are learned",
@@ -454,9 +487,13 @@ def _memory_reasons(d: V.Draft, spec: ModelSpec, recipe: Recipe, f: Found, res_w
         for i, (label, mem, pred) in enumerate(f.trail):
             if label and getattr(mem, field) != getattr(f.trail[i - 1][1], field):
                 last = i == len(f.trail) - 1
-                return (f"{on}: before this step of the plan training was predicted at {_gib(f.trail[i - 1][2])} "
-                        f"against {budget}" + (f"; with it, {_gib(pred)}" if last else
-                                               " (later steps were needed too)"))
+                before = f.trail[i - 1][2]
+                known = (f" — {recipe.name}, written for a {recipe.vram_gb:g} GB card, runs with it; a plan without "
+                         f"it must leave {RECIPE_HEADROOM:.0%} of the card free" if before.verdict == "fits" and
+                         recipe.vram_gb else "")
+                return (f"{on}: before this step of the plan training was predicted at {_gib(before)} "
+                        f"against {budget}{known}" + (f"; with it, {_gib(pred)}" if last else
+                                                      " (later steps were needed too)"))
         return off
 
     label = (f"'{intent.priority}' plan" if p.verdict != "unknown" else
