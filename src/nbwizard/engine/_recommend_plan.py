@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from ._recommend_search import qbits
 from ._recommend_values import lower_resolution, positive_int, resolution_list
 from .settings import find_setting
 
@@ -206,11 +207,7 @@ def _compare(pred: Any, alt: Any, recipe_name: str) -> str:
 
 
 def _bits(qtype: Any, quantize: Any) -> float:
-    if not quantize:
-        return 16.0
-    q = str(qtype or "qfloat8").split("|")[0].lower()
-    digits = "".join(ch for ch in q if ch.isdigit())
-    return float(digits) if digits and not q.startswith(("qfloat", "float")) else 8.0
+    return qbits(str(qtype or "qfloat8")) if quantize else 16.0
 
 
 def _quality(group: str, mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str:

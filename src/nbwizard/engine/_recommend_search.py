@@ -19,9 +19,13 @@ Batch stays 1 unless the user set one (see ``_recommend_values.steps``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._recommend_values import lower_resolution
+
+if TYPE_CHECKING:
+    from .models import ModelSpec
+    from .recipes import Recipe
 
 # "memory" keeps this share of the budget free on top of the predictor's own band (more levers, more headroom).
 MEMORY_HEADROOM = 0.10
@@ -94,12 +98,29 @@ class Lever:
     apply: Callable[[Mem], Mem | None]  # None when the lever does not apply
 
 
+def qbits(qtype: str | None) -> float:
+    """Bits per weight a quantization type stores (None, bf16: 16), for ordering plans by what they save."""
+    if not qtype:
+        return 16.0
+    q = qtype.split("|")[0].lower()
+    digits = "".join(ch for ch in q if ch.isdigit())
+    return float(digits) if digits and not q.startswith(("qfloat", "float")) else 8.0
+
+
+def eight_bit(spec: Any, path: str = "model.qtype") -> str:
+    """The arch's 8-bit type: the UI's default where that is an 8-bit type (convrot8 for the newest archs), else
+    qfloat8 (the trainer's default)."""
+    ui = spec.ui_defaults.get(path)
+    return ui if isinstance(ui, str) and ui and qbits(ui) == 8 else "qfloat8"
+
+
 def quant_options(spec: Any) -> list[tuple[str, str]]:
-    """Transformer quantization choices, least lossy first: qfloat8, then the arch's accuracy-recovery recipes
-    (4-bit, 3-bit) where it has them, else plain 4-bit."""
+    """Transformer quantization choices, least lossy first: the arch's 8-bit type, then its accuracy-recovery
+    recipes (4-bit, 3-bit) where it has them, else plain 4-bit."""
     if not spec.quantization_supported:
         return []
-    out = [("qfloat8", "8-bit (qfloat8) transformer")]
+    q8 = eight_bit(spec)
+    out = [(q8, f"8-bit ({q8}) transformer")]
     aras = sorted(spec.ara, key=lambda a: -int(a.bits.removeprefix("uint")))
     out += [(a.qtype_value, f"{a.bits[4:]}-bit transformer with its accuracy-recovery adapter") for a in aras]
     return out
@@ -279,3 +300,31 @@ def preview_levers(spec: Any) -> list[tuple[str, Callable[[Preview], Preview | N
     out += [(f"previews at {side} px", smaller(side)) for side in PREVIEW_SIDES]
     out.append(("sampling off", lambda p: replace(p, on=False)))
     return out
+
+
+# ---- the example's card -------------------------------------------------------------------------------------
+# On a card no larger than the one ai-toolkit's example is written for, the example's memory savers are known to
+# run there: a plan that drops one must leave this share of the budget free in the prediction.
+RECIPE_HEADROOM = 0.10
+
+
+def recipe_margin(recipe: Recipe, profile: Any) -> Callable[[Mem], float]:
+    """The headroom a plan needs: RECIPE_HEADROOM when it saves less memory than the example does on the example's
+    own card size (or a smaller one), else none."""
+    budget = getattr(profile, "vram_budget_gib", None)
+    if not recipe.from_example or not recipe.vram_gb or budget is None or budget > recipe.vram_gb:
+        return lambda m: 0.0
+    bits = qbits(recipe.get("model.qtype") if recipe.get("model.quantize") else None)
+    low = recipe.get("model.low_vram") is True
+    te_gone = recipe.get("train.cache_text_embeddings") is True or recipe.get("train.unload_text_encoder") is True
+
+    def margin(m: Mem) -> float:
+        lighter = qbits(m.qtype) > bits or (low and not m.low_vram) or (te_gone and not m.te_cache)
+        return RECIPE_HEADROOM if lighter else 0.0
+    return margin
+
+
+def te_qtype(spec: ModelSpec) -> str:
+    """The text encoder's quantization type: the UI's for the arch (nvfp4 for MiniMax), else qfloat8."""
+    ui = spec.ui_defaults.get("model.qtype_te")
+    return ui if isinstance(ui, str) and ui else "qfloat8"
