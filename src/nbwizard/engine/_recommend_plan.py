@@ -299,6 +299,9 @@ def _long_run(job: Any, pred: Any, spec: Any, profile: Any, dataset: Any, predic
     if total is None or total <= LONG_RUN_HOURS * 3600:
         return None
     options: list[tuple[str, dict[str, Any]]] = []
+    every = positive_int(job.get("sample.sample_every"))
+    if every and job.get("train.disable_sampling") is not True:  # previews cost time only: tried first
+        options.append((f"previews every {every * 2} steps instead of {every}", {"sample.sample_every": every * 2}))
     qtype, quantize = job.get("model.qtype"), job.get("model.quantize")
     current = _bits(qtype, quantize)
     lower_bit = [a for a in sorted(spec.ara, key=lambda a: -_bits(a.qtype_value, True))
@@ -322,7 +325,8 @@ def _long_run(job: Any, pred: Any, spec: Any, profile: Any, dataset: Any, predic
         options.append((f"training at ≤ {max(lower)} px and {half['train.steps']} steps",
                         {"datasets[].resolution": lower, **half}))
     if bit and lower:
-        options.append((f"{options[0][0]}, at ≤ {max(lower)} px", {**bit, "datasets[].resolution": lower}))
+        options.append((f"{a.bits[4:]}-bit weights with the adapter, no offloading, at ≤ {max(lower)} px",
+                        {**bit, "datasets[].resolution": lower}))
     tried: list[Alternative] = []
     for label, changes in options:
         if any(p in locked for p in changes):
