@@ -227,9 +227,22 @@ def test_resolution_stops_at_the_usual_training_size_unless_the_user_asks():
     assert asked.job.get("datasets[].resolution") == [1328]
 
 
+def fits_only_offloaded():
+    """The engine's predictor, except that the training job fits only with layer offloading (whatever EMA does)."""
+    def predictor(job, profile, dataset=None):
+        p = predict(job, profile, dataset)
+        if job.get("model.layer_offloading"):
+            return dataclasses.replace(p, peak_vram_gib=5.0, low_gib=4.0, high_gib=6.0, verdict="fits")
+        over = p.budget_gib + 4.0
+        return dataclasses.replace(p, peak_vram_gib=over, low_gib=over, high_gib=over + 1, verdict="does_not_fit")
+    return predictor
+
+
 def test_features_dropped_on_the_way_are_tried_again_on_the_final_plan():
-    rec = recommend(card(RTX3060), Intent("style", "quality"), "qwen_image")
-    assert rec.fits and rec.job.get("train.ema_config.use_ema") is True
+    rec = recommend(card(RTX3060), Intent("person", "quality"), "zimage", predictor=fits_only_offloaded())
+    assert rec.fits and rec.job.get("model.layer_offloading") is True
+    assert rec.job.get("train.ema_config.use_ema") is True
+    assert rec.job.get("train.diff_output_preservation") is True
 
 
 # ---- 6. Wan ----------------------------------------------------------------------------------------------------

@@ -167,7 +167,8 @@ def _show(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "/".join(_show(x) for x in v)
     if isinstance(v, str) and "|" in v:
-        return f"{v.split('|')[0]} + adapter"
+        q, _, ara = v.partition("|")
+        return f"{q} + adapter {ara}"
     return {True: "on", False: "off", None: "not set"}.get(v, str(v)) if isinstance(v, (bool, type(None))) \
         else str(v)
 

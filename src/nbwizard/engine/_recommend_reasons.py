@@ -59,9 +59,14 @@ def memory_reasons(d: V.Draft, spec: ModelSpec, recipe: Recipe, f: Found, res_wh
         f"Transformer quantized from the start of the {label}")) if spec.quantization_supported else
         f"{spec.label} offers no quantization")
     if m.qtype is not None and spec.quantization_supported:
+        theirs = str(recipe.get("model.qtype") or "")
+        path = (f"; the adapter is named as the UI names it: {recipe.name} writes '{theirs.partition('|')[2]}', which "
+                "names no repository, so ai-toolkit finds it only in the folder it runs from"
+                if "|" in m.qtype and "|" in theirs and "/" not in theirs.partition("|")[2]
+                and theirs != m.qtype else "")
         d.put("model.qtype", m.qtype, (
             f"'{m.qtype.split('|')[0]}' with {spec.label}'s accuracy-recovery adapter, which restores most of what "
-            "the low-bit weights lose (ai-toolkit's own recipe for small cards)" if "|" in m.qtype else
+            f"the low-bit weights lose (ai-toolkit's own recipe for small cards){path}" if "|" in m.qtype else
             f"'{m.qtype}': the least lossy type that makes the plan fit"))
     d.put("model.quantize_te", m.te_quant and spec.te_quantization_supported, why_lever(
         "te_quant", "Text encoder in 8 bits", "Text encoder in 8 bits for the caching pass (loaded once, then freed)"
