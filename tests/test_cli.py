@@ -72,9 +72,14 @@ def test_recommend_writes_a_job_and_refuses_to_overwrite(capsys, tmp_path):
 
 
 def test_recommend_says_why_nothing_fits(capsys, tmp_path):
+    code, _, err = run(capsys, "recommend", "--arch", "hidream", "--gpu", "RTX 3070", "-o", str(tmp_path / "j.yaml"))
+    assert code == 1 and "does not fit" in err
+
+
+def test_recommend_warns_about_system_ram_but_does_not_fail_on_it(capsys, tmp_path):
     code, _, err = run(capsys, "recommend", "--arch", "flux2", "--gpu", "RTX 3060", "--ram", "32",
                        "-o", str(tmp_path / "j.yaml"))
-    assert code == 1 and "does not fit" in err
+    assert code == 0 and "warning: Loading is estimated to need" in err and "32 GiB" in err
 
 
 def test_recommend_needs_a_gpu_choice(capsys, tmp_path):

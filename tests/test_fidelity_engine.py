@@ -81,7 +81,7 @@ def test_an_imported_job_is_held_as_written(flux_example):
 
 def test_suggestions_offer_what_would_change_training_and_nothing_the_file_sets(flux_example):
     found = {s.path: s for s in suggested_changes(flux_example)}
-    assert {"process.trigger_word", "train.lr_scheduler", "train.diff_output_preservation"} <= set(found)
+    assert {"process.trigger_word", "train.cache_text_embeddings", "model.quantize_te"} <= set(found)
     written = flux_example.job
     assert all(s.kind == "add" and not written.is_set(s.path) for s in found.values())
     # writing out a trainer default changes nothing, so it is not offered
@@ -90,20 +90,20 @@ def test_suggestions_offer_what_would_change_training_and_nothing_the_file_sets(
 
 
 def test_accepting_a_suggestion_writes_that_value_only(flux_example):
-    accepted = accept_suggestions(flux_example, ["train.lr_scheduler"])
-    assert accepted.job.unset("train.lr_scheduler") == flux_example.job
-    assert "train.lr_scheduler" in accepted.user_set and not accepted.auto
-    assert "train.lr_scheduler" not in {s.path for s in suggested_changes(accepted)}
+    accepted = accept_suggestions(flux_example, ["train.cache_text_embeddings"])
+    assert accepted.job.unset("train.cache_text_embeddings") == flux_example.job
+    assert "train.cache_text_embeddings" in accepted.user_set and not accepted.auto
+    assert "train.cache_text_embeddings" not in {s.path for s in suggested_changes(accepted)}
     assert accept_suggestions(flux_example, ["no.such.path"]) is flux_example
     everything = accept_suggestions(flux_example)
     assert suggested_changes(everything) == ()
 
 
 def test_apply_recommended_on_a_held_value_writes_the_wizards_choice(flux_example):
-    rec = derive(flux_example).recommendation.reasons["network.linear"].value
-    adopted = adopt_recommended(flux_example, "network.linear")
-    assert adopted.job.get("network.linear") == rec != 16
-    assert adopted.job.unset("network.linear") == flux_example.job.unset("network.linear")
+    rec = derive(flux_example).recommendation.reasons["save.dtype"].value
+    adopted = adopt_recommended(flux_example, "save.dtype")
+    assert adopted.job.get("save.dtype") == rec != "float16"
+    assert adopted.job.unset("save.dtype") == flux_example.job.unset("save.dtype")
 
 
 def test_a_fresh_plan_is_filled_in_and_has_no_suggestions(fresh):

@@ -65,12 +65,12 @@ def test_what_the_wizard_would_add_is_listed_right_after_the_import(wizard):
     _import(wizard, FLUX_24GB)
     rows = _rows(wizard)
     # the additions that would change training are offered, none applied
-    assert {"process.trigger_word", "train.lr_scheduler", "train.diff_output_preservation"} <= set(rows)
+    assert {"process.trigger_word", "train.cache_text_embeddings", "model.quantize_te"} <= set(rows)
     assert not wizard.state.job.is_set("process.trigger_word")
     assert wizard.suggestions.box.layout.display != "none"
     assert wizard.preflight.suggestions_slot.children == (wizard.suggestions.box,)  # under the import message
     text = wizard.suggestions.title.value + "".join(r.children[0].value for r in rows.values())
-    assert "stays exactly as loaded" in text and nbwizard.setting("train.lr_scheduler").label in text
+    assert "stays exactly as loaded" in text and nbwizard.setting("train.cache_text_embeddings").label in text
     wizard.go("model")  # on the steps the list sits above the page
     assert wizard.top_slot.children == (wizard.suggestions.box,) and not wizard.preflight.suggestions_slot.children
 
@@ -78,16 +78,16 @@ def test_what_the_wizard_would_add_is_listed_right_after_the_import(wizard):
 def test_accepting_one_suggestion_changes_that_value_only_and_undo_takes_it_back(wizard, tmp_path):
     _import(wizard, FLUX_24GB)
     written = load_job(FLUX_24GB)
-    suggested = next(s for s in wizard.suggestions.suggestions if s.path == "train.lr_scheduler").suggested
-    _rows(wizard)["train.lr_scheduler"].children[1].click()
+    suggested = next(s for s in wizard.suggestions.suggestions if s.path == "train.cache_text_embeddings").suggested
+    _rows(wizard)["train.cache_text_embeddings"].children[1].click()
     job = wizard.state.job
-    assert job.get("train.lr_scheduler") == suggested and "train.lr_scheduler" in wizard.state.user_set
-    assert job.unset("train.lr_scheduler") == written
-    assert "train.lr_scheduler" not in _rows(wizard) and "Accepted" in wizard.status.value
+    assert job.get("train.cache_text_embeddings") == suggested and "train.cache_text_embeddings" in wizard.state.user_set
+    assert job.unset("train.cache_text_embeddings") == written
+    assert "train.cache_text_embeddings" not in _rows(wizard) and "Accepted" in wizard.status.value
     saved = _save(wizard, tmp_path / "one.yaml")
-    assert saved.unset("train.lr_scheduler") == written and saved.get("train.lr_scheduler") == suggested
+    assert saved.unset("train.cache_text_embeddings") == written and saved.get("train.cache_text_embeddings") == suggested
     wizard.undo.click()
-    assert wizard.state.job == written and "train.lr_scheduler" in _rows(wizard)
+    assert wizard.state.job == written and "train.cache_text_embeddings" in _rows(wizard)
 
 
 def test_apply_all_takes_every_suggestion_in_one_undoable_step(wizard):
@@ -106,13 +106,14 @@ def test_apply_all_takes_every_suggestion_in_one_undoable_step(wizard):
 
 def test_apply_recommended_on_an_imported_value_writes_it_as_the_users(wizard):
     _import(wizard, FLUX_24GB)
-    wizard.go("target")
-    row = wizard._rows["network.linear"]
-    recommended = wizard._derived.recommendation.reasons["network.linear"].value
-    assert recommended != 16 and "Recommended:" in row.note.value
+    wizard.go(nbwizard.setting("save.dtype").step)
+    wizard.controls  # builds every row, "More settings" included
+    row = wizard._rows["save.dtype"]
+    recommended = wizard._derived.recommendation.reasons["save.dtype"].value
+    assert recommended != "float16" and "Recommended:" in row.note.value
     row.apply.click()
-    assert wizard.state.job.get("network.linear") == recommended
-    assert wizard.state.job.unset("network.linear") == load_job(FLUX_24GB).unset("network.linear")
+    assert wizard.state.job.get("save.dtype") == recommended
+    assert wizard.state.job.unset("save.dtype") == load_job(FLUX_24GB).unset("save.dtype")
 
 
 def test_an_imported_model_kwargs_value_shows_the_catalogs_own_as_its_recommendation(wizard, tmp_path):

@@ -101,7 +101,11 @@ def sample_vram(ctx: Context) -> Iterator[Issue]:
 
 
 def ram_budget(ctx: Context) -> Iterator[Issue]:
-    """User pain: system RAM (not VRAM) kills the job while the model is loaded and quantized."""
+    """User pain: system RAM (not VRAM) kills the job while the model is loaded and quantized.
+
+    A warning, never an error: the peak is an estimate of loading, and swap, memory-mapped checkpoints and the
+    loader's one-part-at-a-time order often make a larger model load; the user decides, with the numbers and the
+    options."""
     peak = _value(ctx.prediction, "ram_peak_gib")
     total = _value(ctx.prediction, "ram_budget_gib") or _value(ctx.profile, "ram_total_gib")
     available = _value(ctx.profile, "ram_available_gib")
@@ -109,12 +113,15 @@ def ram_budget(ctx: Context) -> Iterator[Issue]:
         return
     machine = getattr(ctx.profile, "machine", "this machine")
     if peak > total:
-        yield Issue("ram-over-budget", "error", "model.quantize",
-                    f"Loading and quantizing the model may need {peak:.1f} GiB of system RAM, more than the "
-                    f"{total:g} GiB {machine} has: the process would be killed before training starts.")
+        yield Issue("ram-over-budget", "warning", "model.low_vram",
+                    f"Loading and quantizing the model is estimated to need {peak:.1f} GiB of system RAM; "
+                    f"{machine} has {total:g} GiB. If the process is killed while loading: add RAM or swap space, or "
+                    "toggle low_vram (it decides whether the model is quantized on the CPU or on the GPU, and what "
+                    "waits in RAM); ai-toolkit loads the transformer first and the text encoder after it, so the two "
+                    "do not peak together.")
     elif available is not None and peak > available and not getattr(ctx.profile, "what_if", False):
         # free RAM is a reading of this machine now; a planned machine's is not known
-        yield Issue("ram-tight", "warning", "model.quantize",
+        yield Issue("ram-tight", "warning", "model.low_vram",
                     f"Loading the model may need {peak:.1f} GiB of system RAM; only {available:g} GiB is free now. "
                     f"Close other programs before starting.")
 

@@ -77,7 +77,11 @@ class PerfLine:
 
 @dataclass(frozen=True)
 class Advice:
-    """The advisor panel for one page: explain (text, facts, settings), why, warnings, performance."""
+    """The advisor panel for one page: explain (text, facts, settings), why, warnings, performance.
+
+    ``plan`` holds what the recommended plan changed from the arch's usual recipe (each change with its cost) and
+    what to weigh before training (DOP's price, a long run and the plan that halves it, system RAM): on the review
+    page all of it, on a step the lines about its settings."""
     step: str
     title: str
     experience: str
@@ -88,6 +92,7 @@ class Advice:
     why_not: str | None
     warnings: tuple[WarningLine, ...]
     performance: tuple[PerfLine, ...]
+    plan: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,7 +250,30 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     return Advice(step, TITLES[step], experience, step_text(step, experience),
                   tuple(_facts(spec, profile, step, model)),
                   notes, tuple(_why(job, recommendation, step)), why_not, tuple(_warnings(report, step)),
-                  tuple(performance_lines(prediction, profile)))
+                  tuple(performance_lines(prediction, profile)), tuple(plan_lines(recommendation, step)))
+
+
+# the setting whose step shows a note of each kind (the review page shows every note)
+_NOTE_PATHS = {"dop": "train.diff_output_preservation", "long_run": "train.steps", "ram": "model.low_vram",
+               "batch": "train.batch_size"}
+
+
+def plan_lines(recommendation: Any, step: str = "review") -> list[str]:
+    """The recommendation's departures from the usual recipe (with their cost) and its notes, as text lines; on a
+    step only those about its settings. Read duck-typed: ``departures`` (``paths``, ``text``) and ``notes``
+    (``kind``, ``severity``, ``text``)."""
+    lines = []
+    recipe = getattr(getattr(recommendation, "recipe", None), "source", None)
+    deps = [d for d in getattr(recommendation, "departures", None) or ()
+            if step == "review" or any(step_of(p) == step for p in getattr(d, "paths", ()))]
+    if deps and recipe and step == "review":
+        lines.append(f"Compared with the usual recipe, {recipe}:")
+    lines += [str(getattr(d, "text", "")) for d in deps]
+    for note in getattr(recommendation, "notes", None) or ():
+        if step == "review" or step_of(_NOTE_PATHS.get(getattr(note, "kind", ""), "")) == step:
+            mark = "⚠ " if getattr(note, "severity", "") == "warning" else ""
+            lines.append(mark + str(getattr(note, "text", "")))
+    return lines
 
 
 def _facts(spec: Any, profile: Any, step: str, model: Any = None) -> Iterable[str]:

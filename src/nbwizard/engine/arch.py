@@ -80,6 +80,13 @@ def _norm(path: Any) -> str:
     return str(path).strip().rstrip("/").casefold() if isinstance(path, str) else ""
 
 
+def _same_weights(catalog_path: Any, name: str) -> bool:
+    """Whether ``name`` (normalised) is the catalog's weights: the same repo id, or a local copy of it whose folder
+    is named as the repo is (``/models/Wan2.1-T2V-14B-Diffusers`` for ``Wan-AI/Wan2.1-T2V-14B-Diffusers``)."""
+    known = _norm(catalog_path)
+    return bool(name and known) and (known == name or known.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1])
+
+
 def _catalog_for(backend: str, written: str | None, name: str) -> ModelSpec | None:
     """The catalog entry for a model class: the written arch if it is one, refined by the weights' name."""
     exact = None
@@ -92,9 +99,10 @@ def _catalog_for(backend: str, written: str | None, name: str) -> ModelSpec | No
             return exact  # a variant tag names one entry exactly
     catalog_id = _rules()["catalog_ids"].get(backend, backend)
     same = [m for m in all_models() if m.backend_arch in (backend, catalog_id) or m.arch == catalog_id]
-    if exact is not None and (not name or _norm(exact.name_or_path) == name):
+    if exact is not None and (not name or _same_weights(exact.name_or_path, name)):
         return exact
-    by_name = next((m for m in same if name and _norm(m.name_or_path) == name), None)
+    by_name = next((m for m in same if _norm(m.name_or_path) == name), None) or \
+        next((m for m in same if _same_weights(m.name_or_path, name)), None)
     return by_name or exact or next((m for m in same if m.arch == catalog_id), None) or (same[0] if same else None)
 
 
@@ -112,7 +120,8 @@ def identify(job: Any) -> ModelRef:
         chosen_by = flag or "default"
     spec = _catalog_for(backend, written, _norm(path))
     mismatch = None
-    named = next((m for m in all_models() if path and _norm(m.name_or_path) == _norm(path)), None)
+    named = next((m for m in all_models() if path and _norm(m.name_or_path) == _norm(path)), None) or \
+        next((m for m in all_models() if path and _same_weights(m.name_or_path, _norm(path))), None)
     if named is not None and (spec is None or named.backend_arch != spec.backend_arch):
         built = spec.label if spec is not None else f"model class '{backend}'"
         mismatch = (f"The model path {path} is {named.label}'s weights, but the job "

@@ -39,7 +39,7 @@ class PreflightPage:
         self.trainer = w.Dropdown(options=[("ai-toolkit (upstream)", "upstream"),
                                            ("ai-toolkit extended fork (batch auto-scaling, prefetch)", "extended")],
                                   description="Trainer", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"))
-        self.training_type = _toggle(TRAINING_TYPES, "What are you training?", "Person, style, object, concept…")
+        self.training_type = _toggle(TRAINING_TYPES, "What are you training?", "Person, pet, style, object, concept…")
         self.priority = _toggle(PRIORITIES, "Priority", "Quality: longer, more regularized; speed; memory")
         self.experience = _toggle(EXPERIENCE_LEVELS, "Experience", "How much the advisor explains")
         self.confirm = w.Button(description="Confirm hardware profile", button_style="primary",

@@ -139,6 +139,9 @@ def advisor(advice: Any, title: str) -> str:
         parts.append(f"<p class='nbw-bad'>✗ {esc(advice.why_not)}</p>")
     parts.append(_bullets(line.text for line in advice.why) if advice.why else
                  "<p class='nbw-muted'>Nothing is chosen on this page.</p>")
+    if getattr(advice, "plan", ()):
+        parts.append("<h4>What the plan changed, and what it costs</h4>")
+        parts.append(_bullets(advice.plan))
     parts.append("<h4>Warnings and errors</h4>")
     if advice.warnings:
         rows = []
