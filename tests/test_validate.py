@@ -539,7 +539,7 @@ def test_vram_over_budget_is_an_error_in_plain_words():
     j = job(("train.batch_size", 8), ("datasets[].resolution", 1024))
     issue = the(validate(j, prediction=pred()), "vram-over-budget")
     assert issue.severity == "error"
-    assert issue.message.startswith("Batch size 8 at 1024px may exceed your 12 GB VRAM")
+    assert issue.message.startswith("Batch size 8 at 1024px may exceed the 12 GiB your GPU leaves for training")
 
 
 def test_vram_fix_walks_the_memory_savers_until_the_job_fits():
@@ -708,7 +708,8 @@ def test_the_real_prediction_feeds_the_budget_rule_and_its_fix_lowers_the_peak()
     j = job(("train.batch_size", 8), ("datasets[].resolution", 1024), ("model.quantize", False))
     before = predict(j, profile)
     issue = the(validate(j, profile, prediction=before), "vram-over-budget")
-    assert issue.message.startswith("Batch size 8 at 1024px may exceed your 12 GB VRAM")
+    assert issue.message.startswith("Batch size 8 at 1024px may exceed the ")
+    assert f"{profile.vram_budget_gib:g} GiB your GPU leaves for training" in issue.message
     assert predict(apply_fix(j, issue.fix), profile).peak_vram_gib < before.peak_vram_gib
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .models import ModelSpec, UnknownModelError, model_info, models
@@ -31,10 +32,30 @@ def arch_name(job: Any) -> str:
 
 
 def arch_of(job: Any) -> ModelSpec | None:
-    """The catalog entry for ``job``'s arch (by UI name, else by backend id), or ``None`` if it has none."""
+    """The catalog entry for ``job``'s arch (by UI name, else by backend id), or ``None`` if it has none.
+
+    A backend id several catalog entries share (``wan21``: the 1.3B and the 14B) is told apart by
+    ``model.name_or_path``: the entry whose checkpoint it names, else the one whose size tag (``14B``, ``1.3B``)
+    it contains, else the first.
+    """
     name = arch_name(job)
     name = _BACKEND_TO_UI.get(name, name)
     try:
         return model_info(name)
     except UnknownModelError:
-        return next((m for m in models() if m.backend_arch == name), None)
+        candidates = [m for m in models() if m.backend_arch == name]
+        if len(candidates) > 1:
+            return _by_checkpoint(candidates, str(job.get("model.name_or_path") or ""))
+        return candidates[0] if candidates else None
+
+
+def _by_checkpoint(candidates: list[ModelSpec], path: str) -> ModelSpec:
+    wanted = path.strip().casefold()
+    for spec in candidates:
+        if spec.name_or_path.casefold() == wanted:
+            return spec
+    for spec in candidates:
+        size = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)b(?![a-z])", spec.name_or_path.casefold())
+        if size and re.search(rf"(?<![\d.]){re.escape(size.group(1))}b(?![a-z])", wanted):
+            return spec
+    return candidates[0]
