@@ -38,9 +38,9 @@ class Cost:
 
 
 def _throughput(x, gpu: Any) -> tuple[float, str]:
-    eff, rows = D.efficiency(getattr(gpu, "segment", "consumer"))
+    eff, _ = D.efficiency(getattr(gpu, "segment", "consumer"))
     peak = float(gpu.bf16_tflops) * 1e12
-    why = f"{eff:.0%} of {gpu.bf16_tflops:g} TFLOPS ({gpu.segment} cards; {rows})"
+    why = f"{eff:.0%} of {gpu.bf16_tflops:g} TFLOPS (the {gpu.segment} class's efficiency, data/predict.json)"
     if (not gpu.bf16 and not x.fp16) or x.train_bytes == 4:
         factor = D.time_const("no_bf16_factor")
         peak *= factor
