@@ -464,9 +464,9 @@ def _set(section: str, name: str, value: float, sub: str | None = None) -> None:
 # (section, name, sub-table, grid) of each fitted constant; the time grids are searched coordinate-wise
 TIME_GRID = (
     ("time", "datacenter", "efficiency", (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)),
-    ("time", "module_call_s", None, (5e-5, 1e-4, 1.5e-4, 2e-4, 2.5e-4, 3e-4, 4e-4)),
-    ("time", "gc_module_s", None, (0.0, 2e-4, 4e-4, 6e-4, 8e-4)),
-    ("time", "step_fixed_s", None, (0.0, 0.05, 0.1, 0.2)),
+    ("time", "block_pass_s", None, (0.5e-3, 1e-3, 1.5e-3, 2e-3, 2.5e-3, 3e-3, 3.5e-3, 4e-3, 5e-3)),
+    ("time", "gc_block_s", None, (0.0, 1.6e-3, 3.2e-3, 4.8e-3, 6.4e-3, 8e-3)),
+    ("time", "step_fixed_s", None, (0.0, 0.025, 0.05, 0.1, 0.2)),
     ("time", "dequant_bandwidth_share", None, (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)),
     ("time", "dequant_call_s", None, (0.0, 5e-5, 1e-4, 2e-4, 4e-4)),
 )

@@ -3,7 +3,7 @@
     step = traced FLOPs x passes / (peak x efficiency of the card's class)
          + dequantization bytes per pass / (memory bandwidth x share)  + per-call dispatch of quantized linears
          + offloaded bytes x traversals / pinned PCIe bandwidth
-         + eager dispatch per LoRA-wrapped linear per pass + a fixed cost per step
+         + eager dispatch per block per pass (+ checkpoint bookkeeping) + a fixed cost per step
          + Wan 2.2 low_vram expert swaps amortised over switch_boundary_every
 
 FLOPs come from the trace fits (forward, and backward with the GC recompute included), never from parameters x
@@ -99,11 +99,11 @@ def step_costs(s: Sizes, gpu: Any) -> tuple[list[Cost], str] | None:
                           f"{streamed / 1e9:.1f} GB streamed {p['traversals']}x per micro-step (forward"
                           f"{', recompute' if x.gc else ''}, backward{', DOP passes' if x.dop else ''}) at "
                           f"{pcie:g} GB/s pinned PCIe {gen}.0"))
-    calls = modules * p["traversals"]
-    checkpoint = modules * (p["backward"] if x.gc else 0) * D.time_const("gc_module_s")
-    costs.append(Cost("dispatch", (calls * D.time_const("module_call_s") + checkpoint) * ga
-                      + D.time_const("step_fixed_s"),
-                      f"{modules:.0f} LoRA-wrapped linears x {p['traversals']} passes of eager dispatch"
+    blocks = f.blocks
+    passes_s = blocks * p["traversals"] * D.time_const("block_pass_s")
+    checkpoint = blocks * (p["backward"] if x.gc else 0) * D.time_const("gc_block_s")
+    costs.append(Cost("dispatch", (passes_s + checkpoint) * ga + D.time_const("step_fixed_s"),
+                      f"eager dispatch of {blocks:g} blocks x {p['traversals']} passes"
                       + (" + checkpoint bookkeeping" if x.gc else "") + " + optimizer step and data loading"))
     if f.experts > 1 and x.low_vram and s.experts_resident < f.experts:
         pcie, _ = D.pcie_gbs(getattr(gpu, "architecture", ""))
@@ -133,7 +133,7 @@ def preview_seconds(s: Sizes, gpu: Any) -> float | None:
     if x.offload_tr > 0:
         pcie, _ = D.pcie_gbs(getattr(gpu, "architecture", ""))
         fwd += s.den_resident_params * x.offload_tr * s.den_bpp / (pcie * 1e9)
-    fwd += f.lora_modules * D.time_const("module_call_s")
+    fwd += f.blocks * D.time_const("block_pass_s")
     return x.sample_steps * forwards * fwd
 
 
