@@ -64,13 +64,13 @@ def test_rank_64_adapter_is_larger_than_rank_16(flux, h100):
     assert big.total_gib > small.total_gib
 
 
-def test_unloading_the_text_encoder_lowers_vram(h100):
+def test_unloading_the_text_encoder_lowers_training_vram(h100):
     job = nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml")
     resident = predict(job, h100)
     unloaded = predict(job.set("train.unload_text_encoder", True), h100)
     assert resident.train.get("text encoders") > 4
     assert unloaded.train.get("text encoders") == 0
-    assert unloaded.peak_vram_gib < resident.peak_vram_gib
+    assert unloaded.train.total_gib < resident.train.total_gib
 
 
 def test_full_layer_offloading_lowers_vram(h100):
@@ -118,7 +118,7 @@ def test_video_frames_raise_activations(h100):
 def test_sampling_guidance_and_time_and_disk_are_reported(flux, rtx4090):
     p = predict(flux, rtx4090)
     assert isinstance(p, Prediction)
-    assert p.sample is not None and p.sample.get("VAE decode") > 0
+    assert p.sample is not None and p.sample.get("activations") > 0 and p.sample.get("VAE decode") > 0
     assert p.step_seconds > 0 and p.total_seconds > 2000 * p.step_seconds * 0.99
     assert p.disk.total_gib > 0 and p.disk.free_gib is None and p.disk.fits is None
     assert any("20 images" in a for a in p.assumptions)
@@ -151,8 +151,8 @@ def test_benchmark_error_metric_on_two_rows():
     assert case.measured_gib == pytest.approx(12.87) and case.job.get("train.optimizer") == "lion"
     assert bench_predict.row_to_case(rows[1])[0] is None
     result = bench_predict.evaluate([case])
-    expected = bench_predict.abs_pct_error(predict(case.job, bench_predict._profile("H100 80GB")).peak_vram_gib,
-                                           12.87)
+    predicted = bench_predict.harness_train_gib(case, predict(case.job, bench_predict.profile_for("H100 SXM")))
+    expected = bench_predict.abs_pct_error(predicted, 12.87)
     assert result["n"] == 1 and result["median"] == pytest.approx(expected)
 
 
@@ -178,3 +178,280 @@ def test_random_settings_never_make_predict_raise(arch, changes):
             continue
     p = predict(job, SystemProfile.for_gpu("RTX 4090", ram_gb=64))
     assert p.verdict in ("fits", "tight", "does_not_fit", "unknown")
+
+
+# ---- the physics of the rewrite (issue 8) ---------------------------------------------------------------------------
+GIB = float(1 << 30)
+
+
+def _job(arch: str, res: int | list[int] = 1024, *, model: dict | None = None, train: dict | None = None,
+         network: dict | None = None, dataset: dict | None = None, sample: dict | None = None):
+    """A small ai-toolkit job (sampling off unless ``sample`` is given)."""
+    process = {
+        "type": "sd_trainer", "training_folder": "output",
+        "datasets": [{"folder_path": "/data", "resolution": res if isinstance(res, list) else [res],
+                      "cache_latents_to_disk": True, **(dataset or {})}],
+        "train": {"batch_size": 1, "steps": 1000, "gradient_checkpointing": True, "optimizer": "adamw8bit",
+                  "dtype": "bf16", "cache_text_embeddings": True, "disable_sampling": sample is None, **(train or {})},
+        "model": {"arch": arch, "quantize": True, "qtype": "qfloat8", **(model or {})},
+        "network": {"type": "lora", "linear": 16, "linear_alpha": 16, **(network or {})},
+    }
+    if sample is not None:
+        process["sample"] = {"sample_every": 250, "prompts": ["a photo"], **sample}
+    return nbwizard.load_job({"job": "extension", "config": {"name": "t", "process": [process]}})
+
+
+def _cost(p, name):
+    return sum(c.seconds for c in p.step_costs if c.name == name)
+
+
+def test_memory_and_time_grow_with_tokens_batch_and_rank(h100):
+    base = predict(_job("flux", 512), h100)
+    assert predict(_job("flux", 1024), h100).train.get("activations") > 2.5 * base.train.get("activations")
+    batch = predict(_job("flux", 512, train={"batch_size": 4}), h100)
+    assert batch.train.get("activations") > 3 * base.train.get("activations")
+    assert batch.step_seconds > base.step_seconds
+    rank = predict(_job("flux", 512, network={"linear": 64}), h100)
+    assert rank.train.get("trainable parameters") == pytest.approx(4 * base.train.get("trainable parameters"),
+                                                                   rel=0.01)
+
+
+def test_lora_parameters_come_from_the_trace_in_fp32(h100):
+    p = predict(_job("flux", 512, network={"linear": 32}), h100)
+    per_rank = nbwizard.model_info("flux").trace.lora_params_per_rank
+    assert p.train.get("trainable parameters") == pytest.approx(32 * per_rank * 4 / GIB, rel=0.01)
+
+
+def test_gradient_checkpointing_lowers_memory_and_raises_time(h100):
+    on = predict(_job("zimage", 1024), h100)
+    off = predict(_job("zimage", 1024, train={"gradient_checkpointing": False}), h100)
+    assert off.train.get("activations") > 5 * on.train.get("activations")
+    assert on.step_seconds > off.step_seconds and _cost(on, "compute") > 1.2 * _cost(off, "compute")
+
+
+def test_dop_costs_about_two_and_a_quarter_steps_and_keeps_a_second_graph(h100):
+    """aitk-facts §2: a no-grad prior forward plus a second forward + backward per step, one backward over both."""
+    dop = {"diff_output_preservation": True, "diff_output_preservation_class": "person"}
+    for gc in (True, False):
+        plain = predict(_job("flux", 1024, train={"gradient_checkpointing": gc}), h100)
+        with_dop = predict(_job("flux", 1024, train={"gradient_checkpointing": gc, **dop}), h100)
+        ratio = _cost(with_dop, "compute") / _cost(plain, "compute")
+        assert 2.2 <= ratio <= 2.5, ratio  # traced backward = 1.3 F without GC, so 2.43 (not the 3F rule's 2.33)
+        assert 2.0 <= with_dop.step_seconds / plain.step_seconds <= 2.5
+        assert with_dop.train.get("DOP/BPP second graph") > 0
+
+
+def test_wan22_low_vram_holds_one_expert_and_pays_for_the_swap(h100):
+    wan = dict(model={"quantize": True, "qtype": "qfloat8"}, dataset={"num_frames": 1})
+    both = predict(_job("wan22_14b:t2v", 512, **wan), h100)
+    one = predict(_job("wan22_14b:t2v", 512, model={"quantize": True, "low_vram": True},
+                       dataset={"num_frames": 1}), h100)
+    assert one.train.get("base weights") == pytest.approx(both.train.get("base weights") / 2, rel=0.02)
+    assert one.ram.get("inactive expert") == pytest.approx(one.train.get("base weights"), rel=0.02) or \
+        any(p.breakdown.get("inactive expert") > 10 for p in one.ram_phases)
+    every_step = _cost(one, "expert swap")
+    every_ten = _cost(predict(_job("wan22_14b:t2v", 512, model={"quantize": True, "low_vram": True},
+                                   train={"switch_boundary_every": 10}, dataset={"num_frames": 1}), h100),
+                      "expert swap")
+    assert every_step > 0 and every_ten == pytest.approx(every_step / 10, rel=0.05)
+    assert _cost(both, "expert swap") == 0
+    # activations and FLOPs are one expert's step: not doubled by the second expert
+    wan21 = predict(_job("wan21:14b", 512, model={"quantize": True}, dataset={"num_frames": 1}), h100)
+    assert _cost(both, "compute") == pytest.approx(_cost(wan21, "compute"), rel=0.1)
+
+
+def test_the_wan21_14b_example_reads_as_the_14b_model(h100):
+    """`arch: wan21` with the 14B checkpoint (ai-toolkit's own example) is the 14 B model, not the 1.3 B one."""
+    job = _job("wan21", 512, model={"name_or_path": "Wan-AI/Wan2.1-T2V-14B-Diffusers", "quantize": False})
+    assert "14" in predict(job, h100).train.items[0].why.split(" B params")[0]
+    assert predict(job, h100).train.get("base weights") > 25
+
+
+def test_edit_models_count_the_control_tokens(h100):
+    plain = predict(_job("qwen_image", 1024), h100)
+    edit = predict(_job("qwen_image_edit", 1024, dataset={"control_path": "/data/controls"}), h100)
+    assert edit.train.get("activations") > 1.8 * plain.train.get("activations")
+    assert _cost(edit, "compute") > 1.8 * _cost(plain, "compute")
+    assert edit.train.get("VAE") > 0  # controls are VAE-encoded every step, never cached
+
+
+def test_torchao_and_uintn_keep_a_bf16_weight_for_backward_quanto_does_not(h100):
+    """traces.json assumptions: torchao float8/int8 and ai-toolkit uintN save the dequantized weight (2 B/weight)."""
+    quant_params = nbwizard.model_info("flux").trace.denoiser_params * 0.995
+    no_gc = predict(_job("flux", 512, model={"qtype": "float8"}, train={"gradient_checkpointing": False}), h100)
+    assert no_gc.train.get("quantized backward copies") == pytest.approx(2 * quant_params / GIB, rel=0.05)
+    gc = predict(_job("flux", 512, model={"qtype": "uint4"}), h100)
+    block = nbwizard.model_info("flux").trace.denoiser_params / 57
+    assert gc.train.get("quantized backward copies") < 3 * 2 * block / GIB
+    assert predict(_job("flux", 512, model={"qtype": "qfloat8"}), h100).train.get("quantized backward copies") == 0
+
+
+def test_layer_offloading_streams_every_traversal(h100):
+    off = {"layer_offloading": True, "layer_offloading_transformer_percent": 1.0}
+    gc = predict(_job("qwen_image", 1024, model=off), h100)
+    no_gc = predict(_job("qwen_image", 1024, model=off, train={"gradient_checkpointing": False}), h100)
+    assert _cost(gc, "layer offloading") == pytest.approx(1.5 * _cost(no_gc, "layer offloading"), rel=0.01)
+    dop = predict(_job("qwen_image", 1024, model=off, train={"diff_output_preservation": True,
+                                                            "diff_output_preservation_class": "person"}), h100)
+    assert _cost(dop, "layer offloading") == pytest.approx(7 / 3 * _cost(gc, "layer offloading"), rel=0.01)
+    assert gc.train.get("base weights") < 0.01
+    assert gc.ram_phases[1].breakdown.get("offloaded layers (pinned)") > 19  # 20.4 B float8 weights, pow2 blocks
+
+
+def test_quantization_is_not_a_flat_doubling_of_step_time(h100):
+    bf16 = predict(_job("flux", 1024, model={"quantize": False}), h100)
+    q8 = predict(_job("flux", 1024, model={"qtype": "qfloat8"}), h100)
+    ratio = sum(c.seconds for c in q8.step_costs) / sum(c.seconds for c in bf16.step_costs)
+    assert 1.0 < ratio < 1.3 and _cost(q8, "dequantization") > 0  # bytes moved per pass, not a flat x2
+
+
+def test_the_flux_24gb_example_runs_at_the_speed_users_report_on_a_4090(rtx4090):
+    """Issue 8: users report ~1.5-3 s/it for ai-toolkit's FLUX 24 GB example on an RTX 4090 (not a fitted row)."""
+    p = predict(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml"), rtx4090)
+    assert 1.5 <= p.step_seconds <= 3.0
+    assert p.step_low_seconds < p.step_seconds < p.step_high_seconds
+
+
+def test_sampling_peak_follows_the_preview_trace_and_how_guidance_runs(h100):
+    sequential = {"width": 1024, "height": 1024, "guidance_scale": 4}
+    qwen = predict(_job("qwen_image", 1024, sample=sequential), h100).sample.get("activations")
+    qwen_no_cfg = predict(_job("qwen_image", 1024, sample={**sequential, "guidance_scale": 1}), h100)
+    assert qwen == pytest.approx(qwen_no_cfg.sample.get("activations"))  # true CFG runs two batch-1 forwards
+    zimage = predict(_job("zimage", 1024, sample=sequential), h100).sample.get("activations")
+    zimage_no_cfg = predict(_job("zimage", 1024, sample={**sequential, "guidance_scale": 1}), h100)
+    assert zimage > 1.8 * zimage_no_cfg.sample.get("activations")  # the pipeline batches cond + uncond
+    trace = nbwizard.model_info("qwen_image").trace
+    assert qwen == pytest.approx(trace.fit("preview", "peak")(trace.tokens(1024, 1024), 1) / GIB, rel=0.01)
+
+
+def test_flux_without_low_vram_quantizes_the_whole_bf16_model_on_the_gpu(rtx4090):
+    """aitk-facts §0.2: the load-phase peak is the bf16 transformer (~22.2 GiB), shown as its own phase."""
+    p = predict(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml"), rtx4090)
+    load = next(ph for ph in p.phases if ph.name == "load: quantizing the denoiser")
+    assert load.breakdown.get("denoiser (whole, bf16)") == pytest.approx(11.9014 * 2e9 / GIB, rel=0.01)
+    assert p.binding_phase == load.name and p.verdict == "fits" and p.headroom_gib >= 0
+    low = predict(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml").set("model.low_vram", True), rtx4090)
+    low_load = next(ph for ph in low.phases if ph.name == "load: quantizing the denoiser")
+    assert low_load.breakdown.total_gib < 2
+
+
+def test_flux_cannot_load_on_a_12gb_card_because_t5_is_quantized_on_the_gpu():
+    """repo: stable_diffusion_model.py moves the quantized transformer to the GPU, then T5 in bf16 (l.820-825)."""
+    p = predict(_job("flux", 512, model={"qtype": "uint4", "low_vram": True}), SystemProfile.for_gpu("RTX 3060"))
+    assert p.verdict == "does_not_fit" and p.binding_phase == "load: quantizing the text encoder"
+    assert "text encoder" in p.verdict_reason
+
+
+def test_budget_is_the_physical_total_less_the_driver_share_and_a_fit_needs_headroom(rtx4090):
+    assert rtx4090.gpu.memory_total_gib.value == 23.99  # 24564 MiB as nvidia-smi reports it
+    assert rtx4090.vram_budget_gib == pytest.approx(23.99 - 0.2 - 0.008 * 23.99, abs=0.01)
+    h100 = SystemProfile.for_gpu("H100 SXM")
+    assert h100.vram_budget_gib == pytest.approx(81559 / 1024 - 0.2 - 0.008 * 81559 / 1024, abs=0.01)
+    p = predict(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml"), rtx4090)
+    assert p.headroom_gib == pytest.approx(p.budget_gib - p.phases[0].high_gib, abs=0.01)
+    assert "headroom" in p.verdict_reason and "driver" in p.verdict_reason
+
+
+def test_a_phase_whose_upper_estimate_passes_the_budget_is_tight(rtx4090):
+    job = nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml")
+    free = predict(job, rtx4090)
+    between = rtx4090.vram_budget_gib - (free.peak_vram_gib + free.high_gib) / 2  # a reserve landing mid-band
+    p = predict(job, SystemProfile.for_gpu("RTX 4090", reserve_gib=round(between, 2)))
+    assert p.verdict == "tight" and p.peak_vram_gib <= p.budget_gib < p.high_gib and "headroom" in p.verdict_reason
+
+
+def test_flux_on_a_32gb_machine_is_not_refused_for_ram(rtx4090):
+    """Issue 8: ai-toolkit moves FLUX to the GPU before quantizing; only the bf16 transformer passes through RAM."""
+    p = predict(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml"), SystemProfile.for_gpu("RTX 4090", ram_gb=32))
+    assert p.ram_peak_gib < 32 and p.ram_phase == "load"
+    assert p.ram_peak_gib == pytest.approx(3.0 + 11.9014 * 2e9 / GIB, rel=0.02)
+
+
+def test_the_wan22_24gb_example_is_not_refused_on_a_64gb_machine():
+    """ARA path: both experts stay bf16 in RAM until quantize_model (aitk-facts §1.1): ~4 B per expert param."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_predict
+
+    entry = next(e for e in bench_predict.json.loads(bench_predict.EXAMPLES.read_text())["examples"]
+                 if e["file"] == "train_lora_wan22_14b_24gb.yaml")
+    p = predict(bench_predict.example_job(entry), SystemProfile.for_gpu("RTX 4090", ram_gb=64))
+    assert p.ram_peak_gib < 64
+    assert p.ram_peak_gib == pytest.approx(3.0 + 2 * 14.2885 * 2e9 / GIB, rel=0.02)
+
+
+def test_chroma_loads_an_fp32_model_beside_its_bf16_state_dict(rtx4090):
+    p = predict(_job("chroma", 512), rtx4090)
+    assert p.ram_peak_gib == pytest.approx(3.0 + 8.9 * 6e9 / GIB, rel=0.03)
+
+
+def test_an_unloaded_text_encoder_waits_in_ram_a_cached_one_is_freed(rtx4090):
+    unloaded = predict(_job("flux", 512, train={"cache_text_embeddings": False, "unload_text_encoder": True}),
+                       rtx4090)
+    cached = predict(_job("flux", 512), rtx4090)
+    assert unloaded.ram_phases[1].breakdown.get("text encoder (unloaded to RAM)") > 4
+    assert cached.ram_phases[1].breakdown.get("text encoder (unloaded to RAM)") == 0
+
+
+def test_every_catalog_arch_with_a_denoiser_size_gets_a_prediction(rtx4090):
+    for spec in nbwizard.models():
+        if spec.params_b("denoiser") is None:
+            continue
+        p = predict(_job(spec.arch, 512, model={"quantize": spec.quantization_supported}), rtx4090)
+        assert p.peak_vram_gib is not None and p.verdict != "unknown", spec.arch
+        assert p.step_seconds, spec.arch
+
+
+# ---- the calibration rows and ai-toolkit's own examples ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_predict
+
+    if not bench_predict.DEFAULT_CSV.exists():
+        pytest.skip(f"the team reference {bench_predict.DEFAULT_CSV} is not beside this checkout")
+    return bench_predict
+
+
+@pytest.fixture(scope="module")
+def calibration(bench):
+    cases, _ = bench.load_cases(bench.DEFAULT_CSV)
+    return bench.evaluate(cases)
+
+
+def test_calibration_step_times_meet_the_issue_8_promise(calibration):
+    """Done-when (issue 8): median absolute error <= 30 % on the rows with s/it, none off by more than 2x."""
+    r = calibration
+    assert r["sn"] >= 18 and r["smedian"] <= 30.0 and r["smax_ratio"] <= 2.0
+
+
+def test_calibration_vram_holds_the_measured_floor(calibration):
+    """Regression floor of the rewrite on vram-calibration.csv (bench_predict.py --rows prints each row)."""
+    r = calibration
+    assert r["unknown"] == 0 and r["n"] >= 35  # no row left unpredicted for want of a size
+    assert r["median"] <= 10.5 and r["within20"] >= 0.65
+    assert r["oom_fits"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 Done-when for VRAM not met yet: the misses are the untraced Krea 2 "
+                   "(its borrowed fit is ~3x under SimpleTuner's per-sample memory: both 'fits' verdicts above the "
+                   "card), SimpleTuner's Wan runs (RamTorch + FlashAttention-3: half ai-toolkit's traced working "
+                   "set) and rank-64/128 SimpleTuner rows with other LoRA targets; bench_predict.py --rows lists them")
+def test_calibration_vram_meets_the_issue_8_promise(calibration):
+    r = calibration
+    assert r["median"] <= 10.0 and r["within20"] >= 0.85 and r["fits_over"] == 0
+
+
+def test_ai_toolkit_24gb_examples_fit_a_4090_and_32gb_edit_examples_a_5090(bench):
+    checks = bench.example_checks()
+    assert {card for _, card, _ in checks} == {"RTX 4090", "RTX 5090"} and len(checks) >= 15
+    for file, card, p in checks:
+        assert p.verdict == "fits", (file, card, p.verdict_reason)
+
+
+def test_borrowed_fits_land_inside_their_stated_band(bench):
+    """Each traced arch predicted from a similar arch's trace stays within the proxy band predict.json states."""
+    from nbwizard.engine.predict import _data as D
+
+    for arch, ref, ratios in bench.proxy_check():
+        for key, band in (("gc", D.band("proxy")), ("preview", D.band("proxy")), ("no_gc", D.band("proxy_nogc"))):
+            assert 1 / (1 + band) <= ratios[key] <= 1 + band, (arch, ref, key, ratios[key])

@@ -143,7 +143,9 @@ def test_two_nvidia_gpus(tmp_path, monkeypatch):
     assert (second.bf16.value, second.fp8.value) == (True, False)  # Ampere: bf16 yes, fp8 no
     assert first.catalog_name.value == "NVIDIA GeForce RTX 4090" and first.catalog_name.source == "catalog"
     assert profile.accelerator == "nvidia" and not profile.unified_memory
-    assert profile.vram_budget_gib == pytest.approx(23.99 - 2)
+    # the card's total less what the driver keeps from CUDA (0.2 GiB + 0.8 %) and the 2 GiB reserve (more than the
+    # 1.53 GiB other processes hold now)
+    assert profile.vram_budget_gib == pytest.approx(23.99 - (0.2 + 0.008 * 23.99) - 2, abs=0.01)
     assert profile.gpu_spec.name == "NVIDIA GeForce RTX 4090"
     assert nvml.calls == ["init", "shutdown"]
 
@@ -184,11 +186,12 @@ def test_a_4090_whose_memory_query_fails_gets_its_catalog_size_not_the_hosts_ram
     profile = detect_in(tmp_path, reserve_gib=1)
     gpu = profile.gpu
     assert profile.ram_total_gib.value == 256.0
-    assert (gpu.memory_total_gib.value, gpu.memory_total_gib.source) == (24.0, "catalog")
+    assert (gpu.memory_total_gib.value, gpu.memory_total_gib.source) == (23.99, "catalog")  # 24564 MiB
     assert gpu.memory_total_gib.reason.startswith("NVML memory query failed: Not Supported")
     assert "NVIDIA GeForce RTX 4090" in gpu.memory_total_gib.reason
     assert gpu.unified.value is False and not profile.unified_memory
-    assert profile.vram_budget_gib == 23.0  # the card's 24 GB less the reserve, not 217.6 GiB of host RAM
+    # the card's reported total less the driver's share and the reserve, not 217.6 GiB of host RAM
+    assert profile.vram_budget_gib == pytest.approx(23.99 - (0.2 + 0.008 * 23.99) - 1, abs=0.01)
     assert not gpu.memory_free_gib.known and "memory query failed" in gpu.memory_free_gib.reason
 
 
@@ -209,7 +212,7 @@ def test_a_gh200_whose_memory_query_fails_counts_its_hbm_not_the_grace_ram(tmp_p
     memory = profile.gpu.memory_total_gib
     assert (memory.value, memory.source) == (96.0, "catalog") and "smallest of" in memory.reason
     assert profile.gpu.unified.value is False and "PyTorch allocates" in profile.gpu.unified.reason
-    assert profile.vram_budget_gib == 96.0
+    assert profile.vram_budget_gib == pytest.approx(96 - (0.2 + 0.008 * 96), abs=0.01)
 
 
 # ---- AMD -----------------------------------------------------------------------------------------------------
@@ -451,7 +454,9 @@ def test_what_if_profile_from_the_catalog():
     profile = SystemProfile.for_gpu("RTX 4090", ram_gb=64, cores=12, storage_kind="nvme", free_disk_gb=500)
     gpu = profile.gpu
     assert profile.target == "RTX 4090" and gpu.name.value == "NVIDIA GeForce RTX 4090"
-    assert gpu.memory_total_gib.source == "catalog" and profile.vram_budget_gib == 24.0
+    # the total nvidia-smi reports for a 4090 (24564 MiB), less the driver's share: 0.2 GiB + 0.8 %
+    assert gpu.memory_total_gib.source == "catalog" and gpu.memory_total_gib.value == 23.99
+    assert profile.vram_budget_gib == pytest.approx(23.6, abs=0.01) and "driver" in profile.vram_reserve_reason
     assert (profile.ram_total_gib.value, profile.ram_total_gib.source) == (64.0, "user")
     assert profile.cpu_cores.value == 12 and profile.storage[0].kind == "nvme"
     assert profile.gpu_spec.name == "NVIDIA GeForce RTX 4090"
@@ -486,7 +491,8 @@ def test_override_is_validated_and_marked_user():
     base = SystemProfile.for_gpu("RTX 4090", ram_gb=64)
     more = base.override("gpu.memory_total_gib", 48).override("reserve_gib", 4).override("storage", [])
     assert more.gpu.memory_total_gib == Reading(value=48.0, source="user")
-    assert more.vram_budget_gib == 44.0 and base.vram_budget_gib == 24.0  # the old profile is untouched
+    assert more.vram_budget_gib == pytest.approx(48 - (0.2 + 0.008 * 48) - 4, abs=0.01)
+    assert base.vram_budget_gib == pytest.approx(23.6, abs=0.01)  # the old profile is untouched
     kinded = SystemProfile.for_gpu("RTX 4090", storage_kind="ssd").override("storage.0.kind", "hdd")
     assert (kinded.storage[0].kind, kinded.storage[0].source) == ("hdd", "user")
     with pytest.raises(ValidationError):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from PIL import Image
 
-from nbwizard import dump_job, load_job
+from nbwizard import Intent, SystemProfile, dump_job, load_job, recommend
 from nbwizard.engine.dataset import DatasetError, analyze_dataset
 from nbwizard.engine.validate import UNSET, Fix, Issue, ValidationReport, apply_fix, rules, validate
 
@@ -110,7 +110,7 @@ def test_apply_fix_returns_a_new_job_and_leaves_the_old_one():
 
 
 def test_rules_are_a_registry_of_documented_functions():
-    assert len(rules()) == 51
+    assert len(rules()) == 52
     for rule in rules():
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
 
@@ -539,7 +539,7 @@ def test_vram_over_budget_is_an_error_in_plain_words():
     j = job(("train.batch_size", 8), ("datasets[].resolution", 1024))
     issue = the(validate(j, prediction=pred()), "vram-over-budget")
     assert issue.severity == "error"
-    assert issue.message.startswith("Batch size 8 at 1024px may exceed your 12 GB VRAM")
+    assert issue.message.startswith("Batch size 8 at 1024px may exceed the 12 GiB your GPU leaves for training")
 
 
 def test_vram_fix_walks_the_memory_savers_until_the_job_fits():
@@ -708,7 +708,8 @@ def test_the_real_prediction_feeds_the_budget_rule_and_its_fix_lowers_the_peak()
     j = job(("train.batch_size", 8), ("datasets[].resolution", 1024), ("model.quantize", False))
     before = predict(j, profile)
     issue = the(validate(j, profile, prediction=before), "vram-over-budget")
-    assert issue.message.startswith("Batch size 8 at 1024px may exceed your 12 GB VRAM")
+    assert issue.message.startswith("Batch size 8 at 1024px may exceed the ")
+    assert f"{profile.vram_budget_gib:g} GiB your GPU leaves for training" in issue.message
     assert predict(apply_fix(j, issue.fix), profile).peak_vram_gib < before.peak_vram_gib
 
 
@@ -742,3 +743,14 @@ def test_jobs_that_are_not_training_jobs_are_kept_and_not_judged(kind, process_t
     report = validate(j)
     assert report.codes == ("not-a-training-job",) and report.ok
     assert j.unknown_keys() == []
+
+
+def test_hidream_without_checkpointing_is_an_error_because_its_model_code_fails():
+    # the trace of HiDream's step without checkpointing raised in ai-toolkit's own MoE code (traces.json)
+    profile = SystemProfile.for_gpu("A100 80GB")
+    job = recommend(profile, Intent("style", "quality"), "hidream").job
+    off = job.set("train.gradient_checkpointing", False)
+    issue = next(i for i in validate(off, profile).issues if i.code == "model-fails-without-checkpointing")
+    assert issue.severity == "error" and "inplace" in issue.message
+    assert apply_fix(off, issue.fix).get("train.gradient_checkpointing") is True
+    assert not [i for i in validate(job, profile).issues if i.code == "model-fails-without-checkpointing"]

@@ -6,7 +6,8 @@ JSON shapes (``--json``), stable (keys are only ever added):
   (exit 0: no errors, 1: errors, 2: the file cannot be read or a check could not run)
 * ``predict``: ``{"verdict", "verdict_reason", "peak_vram_gib", "low_gib", "high_gib", "budget_gib",
   "train": [{"name", "gib", "why"}], "sample_gib", "step_seconds", "total_seconds", "disk_gib", "free_disk_gib",
-  "ram_peak_gib", "assumptions"}``
+  "ram_peak_gib", "assumptions", "phases": [{"name", "gib", "low_gib", "high_gib"}], "binding_phase",
+  "headroom_gib", "step_low_seconds", "step_high_seconds", "ram_phase"}``
 * ``analyze``: ``DatasetInfo.to_dict()`` (see :mod:`nbwizard.engine.dataset`)
 """
 
@@ -145,6 +146,11 @@ def prediction_dict(p: Any) -> dict[str, Any]:
         "step_seconds_reason": p.step_seconds_reason, "total_seconds": p.total_seconds,
         "disk_gib": p.disk.total_gib, "free_disk_gib": p.disk.free_gib, "ram_peak_gib": p.ram_peak_gib,
         "assumptions": list(p.assumptions),
+        "phases": [{"name": ph.name, "gib": ph.breakdown.total_gib, "low_gib": ph.low_gib, "high_gib": ph.high_gib}
+                   for ph in getattr(p, "phases", ())],
+        "binding_phase": getattr(p, "binding_phase", ""), "headroom_gib": getattr(p, "headroom_gib", None),
+        "step_low_seconds": getattr(p, "step_low_seconds", None),
+        "step_high_seconds": getattr(p, "step_high_seconds", None), "ram_phase": getattr(p, "ram_phase", ""),
     }
 
 
@@ -161,11 +167,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f" {p.verdict.replace('_', ' ')} — {p.verdict_reason}")
     for item in p.train.items:
         print(f"  {item.name:<26}{item.gib:6.2f} GiB  {item.why}")
+    for phase in p.phases:
+        if phase.name != "training":
+            print(f"  phase {phase.name:<32}{phase.breakdown.total_gib:6.2f} GiB (up to {phase.high_gib:.2f})")
     print(f"sampling    {gib(p.sample.total_gib) if p.sample else 'off'}")
-    print(f"step time   {f'{p.step_seconds:.2f} s' if p.step_seconds else 'unknown'} ({p.step_seconds_reason})")
+    step = f"{p.step_seconds:g} s ({p.step_low_seconds:g}-{p.step_high_seconds:g})" if p.step_seconds else "unknown"
+    print(f"step time   {step} ({p.step_seconds_reason})")
     print(f"total time  {f'{p.total_seconds / 3600:.1f} h' if p.total_seconds else 'unknown'}")
     print(f"disk        {gib(p.disk.total_gib)} written, {gib(p.disk.free_gib)} free")
-    print(f"RAM peak    {gib(p.ram_peak_gib)}")
+    print(f"RAM peak    {gib(p.ram_peak_gib)}" + (f" ({p.ram_phase})" if p.ram_phase else ""))
     for a in p.assumptions:
         print(f"assumed     {a}")
     return 0

@@ -72,7 +72,7 @@ def vram_budget(ctx: Context) -> Iterator[Issue]:
     if verdict not in ("does_not_fit", "tight"):
         return
     batch, res = ctx.get("train.batch_size"), _max_resolution(ctx)
-    cap = f"your {budget:g} GB VRAM" if budget is not None else "your GPU's memory"
+    cap = f"the {budget:g} GiB your GPU leaves for training" if budget is not None else "your GPU's memory"
     head = f"Batch size {batch} at {res}px" if res else f"Batch size {batch}"
     detail = f" (predicted peak {peak:.1f} GiB)" if peak is not None else ""
     reason = getattr(pred, "verdict_reason", None)

@@ -52,6 +52,20 @@ def quantization(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Quantize to 8 bit without the recovery adapter", *patch))
 
 
+def model_code_fails(ctx: Context) -> Iterator[Issue]:
+    """A training step the arch's own model code cannot run, found when its step was traced (traces.json
+    ``mode_errors``): HiDream's MoE feed-forward modifies a tensor autograd saved unless gradient checkpointing
+    recomputes it (extensions_built_in/diffusion_models/hidream, ``MOEFeedForwardSwiGLU.moe_infer``)."""
+    trace = getattr(ctx.arch, "trace", None)
+    failure = trace.mode_errors.get("train_no_gc") if trace is not None else None
+    gc = ctx.get("train.gradient_checkpointing")
+    if failure and gc is not None and not is_true(gc):
+        yield Issue("model-fails-without-checkpointing", "error", "train.gradient_checkpointing",
+                    f"{ctx.arch.label} cannot train with gradient checkpointing off: ai-toolkit's model code fails "
+                    f"in the first step ({failure}).",
+                    fix=Fix.of("Turn gradient checkpointing on", ("train.gradient_checkpointing", True)))
+
+
 def layer_offloading(ctx: Context) -> Iterator[Issue]:
     """Model.layer_offloading: the UI offers it only for archs that support it (aitk-archs additional sections)."""
     if ctx.arch is not None and not ctx.arch.supports_layer_offloading and is_true(ctx.get("model.layer_offloading")):
@@ -111,4 +125,4 @@ def network_rank_alpha(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Set alpha to the rank", ("network.linear_alpha", rank)))
 
 
-RULES = (quantization, layer_offloading, lokr, network_rank_alpha)
+RULES = (quantization, model_code_fails, layer_offloading, lokr, network_rank_alpha)

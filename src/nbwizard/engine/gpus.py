@@ -62,6 +62,15 @@ class GpuSpec:
     notes: str = ""
     sources: tuple[str, ...] = ()
     unknown: tuple[tuple[str, str], ...] = ()  # (field name, why it is None)
+    # what the driver reports as the card's total (nvidia-smi / NVML), MiB, and where that figure comes from;
+    # None for unified-memory chips (their budget is the machine's RAM)
+    memory_total_mib: float | None = None
+    memory_total_source: str = ""
+
+    @property
+    def physical_gib(self) -> float:
+        """GiB the driver reports for this card (the marketed size when the catalog has no reported total)."""
+        return self.memory_total_mib / 1024 if self.memory_total_mib else float(self.memory_gib)
 
     def with_memory(self, gib: float) -> GpuSpec:
         """Return this spec with ``memory_gib`` set to one of its memory options.
@@ -72,7 +81,11 @@ class GpuSpec:
         allowed = self.memory_options_gib or (self.memory_gib,)
         for option in allowed:
             if abs(option - gib) < 1e-6:
-                return dataclasses.replace(self, memory_gib=float(option))
+                if abs(option - self.memory_gib) < 1e-6:
+                    return dataclasses.replace(self, memory_gib=float(option))
+                derived = f"derived: the {option:g} GB option read as {option * 1024:.0f} MiB"
+                return dataclasses.replace(self, memory_gib=float(option), memory_total_mib=option * 1024.0,
+                                           memory_total_source=derived)
         sizes = ", ".join(_format_gib(o) for o in allowed)
         raise ValueError(f"{self.name} has no {_format_gib(gib)} GB option (available: {sizes} GB)")
 
@@ -184,6 +197,8 @@ def _spec_from_json(entry: dict) -> GpuSpec:
         notes=entry.get("notes", ""),
         sources=tuple(entry.get("sources", ())),
         unknown=tuple(sorted(entry.get("unknown", {}).items())),
+        memory_total_mib=num(entry.get("memory_total_mib")),
+        memory_total_source=entry.get("memory_total_source", ""),
     )
 
 

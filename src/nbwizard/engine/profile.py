@@ -43,6 +43,12 @@ __all__ = ["GpuInfo", "PlatformInfo", "Reading", "StorageInfo", "SystemProfile",
 # max(4 GiB, 15 % of RAM) — the share macOS / DGX OS leave outside the GPU's working set in practice.
 OS_RESERVE_MIN_GIB = 4.0
 OS_RESERVE_FRACTION = 0.15
+# A discrete card's driver keeps part of its memory out of CUDA's reach: PyTorch's "total capacity" is 0.25-0.85 GiB
+# below NVML's total (RTX 4090 23.68 vs 23.99 GiB: zai-org/CogVideo#36; A100 80GB 79.14-79.25 vs 80.0:
+# lianqi1008/Control-GIC#6, levihsu/OOTDiffusion#235; A100 40GB 39.50 vs 40.0: TianheWu/CoSeR#10; T4 14.75 vs
+# 15.0: hpcaitech/Open-Sora#697, all public OOM messages). 0.2 GiB + 0.8 % of the total matches all four within 0.1.
+DRIVER_RESERVE_GIB = 0.2
+DRIVER_RESERVE_FRACTION = 0.008
 
 Accelerator = Literal["nvidia", "amd", "apple", "cpu"]
 
@@ -103,7 +109,8 @@ class SystemProfile(_Frozen):
 
     @property
     def vram_budget_gib(self) -> float | None:
-        """GiB training may use on the GPU: discrete total − reserve; unified RAM − OS reserve − reserve."""
+        """GiB training may use on the GPU: the card's physical total (NVML's for a detected card, the catalog's
+        reported MiB for a what-if card) less :attr:`vram_reserve_gib`; unified RAM − OS reserve − reserve."""
         gpu = self.gpu
         if gpu is None:
             return None
@@ -115,8 +122,38 @@ class SystemProfile(_Frozen):
         else:
             if not gpu.memory_total_gib.known:
                 return None
-            budget = gpu.memory_total_gib.value - self.reserve_gib
+            budget = gpu.memory_total_gib.value - self.vram_reserve_gib
         return round(max(0.0, budget), 2)
+
+    @property
+    def vram_reserve_gib(self) -> float:
+        """GiB of a discrete card training cannot have: the driver's share, plus the larger of the user's reserve
+        and what other processes (a desktop, another job) hold on a detected card now."""
+        gpu = self.gpu
+        if gpu is None or self.unified_memory or not gpu.memory_total_gib.known:
+            return self.reserve_gib
+        total = gpu.memory_total_gib.value
+        others = 0.0
+        if gpu.memory_free_gib.known and gpu.memory_total_gib.source != "user":
+            others = max(0.0, total - gpu.memory_free_gib.value)
+        return round(DRIVER_RESERVE_GIB + DRIVER_RESERVE_FRACTION * total + max(self.reserve_gib, others), 2)
+
+    @property
+    def vram_reserve_reason(self) -> str:
+        """The reserve in words, with its numbers."""
+        gpu = self.gpu
+        if gpu is None or self.unified_memory or not gpu.memory_total_gib.known:
+            return f"{self.reserve_gib:g} GiB kept free"
+        total = gpu.memory_total_gib.value
+        driver = DRIVER_RESERVE_GIB + DRIVER_RESERVE_FRACTION * total
+        others = (total - gpu.memory_free_gib.value) if gpu.memory_free_gib.known and \
+            gpu.memory_total_gib.source != "user" else 0.0
+        parts = [f"{driver:.2f} GiB the driver keeps from CUDA"]
+        if others > self.reserve_gib and others > 0.01:
+            parts.append(f"{others:.2f} GiB other processes use now")
+        elif self.reserve_gib:
+            parts.append(f"{self.reserve_gib:g} GiB you keep free")
+        return " + ".join(parts)
 
     @property
     def gpu_spec(self) -> GpuSpec | None:
@@ -292,7 +329,8 @@ def _catalog_gpu(spec: GpuSpec) -> GpuInfo:
         index=0,
         vendor=spec.vendor,
         name=Reading.of(spec.name, "catalog"),
-        memory_total_gib=Reading.of(float(spec.memory_gib), "catalog", unified),
+        memory_total_gib=Reading.of(float(spec.memory_gib) if spec.unified else round(spec.physical_gib, 2),
+                                    "catalog", unified or spec.memory_total_source or None),
         memory_free_gib=Reading.unknown("catalog", what_if),
         driver=Reading.unknown("catalog", what_if),
         compute_capability=Reading.of(spec.compute_capability, "catalog") if spec.compute_capability

@@ -113,7 +113,9 @@ def recommend(profile: Any, intent: Intent, arch: str | ModelSpec, dataset: Any 
     features = {
         "ema": _wants_ema(intent, recipe) and "train.ema_config.use_ema" not in locked,
         "dop": _wants_dop(intent, dataset, spec) and "train.diff_output_preservation" not in locked,
-        "gc_off": "train.gradient_checkpointing" not in locked,
+        # checkpointing off only where the model code can run without it (traces.json mode_errors: HiDream)
+        "gc_off": "train.gradient_checkpointing" not in locked and not (
+            spec.trace is not None and spec.trace.mode_errors.get("train_no_gc")),
     }
     preview = preview_of(draft, spec, recipe)
     evaluate = _evaluator(draft, spec, locked, profile, dataset, predictor)

@@ -184,8 +184,9 @@ def resolve_memory(gpu: GpuInfo, spec: GpuSpec | None, ram_total: Reading[float]
         free = Reading.unknown(gpu.memory_free_gib.source, f"{failed}; see available system RAM")
         return _replace(gpu, memory_total_gib=total, memory_free_gib=free, unified=Reading.of(True, "catalog", note))
     options = sorted(set(spec.memory_options_gib))
-    size = options[0] if len(options) > 1 else spec.memory_gib
+    size = options[0] if len(options) > 1 else round(spec.physical_gib, 2)
     which = (f"the smallest of {spec.name}'s {'/'.join(f'{o:g}' for o in options)} GB variants" if len(options) > 1
+             else f"the total the driver reports for {spec.name}" if spec.memory_total_mib
              else f"the size of {spec.name}")
     if gpu.unified.known:
         unified = gpu.unified
