@@ -170,7 +170,7 @@ def test_warnings_are_filtered_by_step_errors_first():
     assert [(w.severity, w.path) for w in lines] == [
         ("error", "train.lr_scheduler"), ("warning", "train.lr"), ("warning", "train.learning_rate")]
     assert [w.fixable for w in lines] == [False, True, False]
-    assert lines[0].code == "scheduler" and lines[0].label == "Lr scheduler"
+    assert lines[0].code == "scheduler" and lines[0].label == "Learning rate schedule"
     assert [w.path for w in advisor._warnings(_report(), "memory")] == ["train.batch_size"]
     assert [w.message for w in advisor._warnings(_report(), "dataset")] == ["folder does not exist"]
 
