@@ -91,6 +91,11 @@ class Setting:
         return cut + "..."
 
     @property
+    def is_number(self) -> bool:
+        """A plain number (possibly left out): forms show a blank box for "the trainer's default"."""
+        return self.type in ("int", "float", "int|null", "float|null")
+
+    @property
     def nullable(self) -> bool:
         return "null" in self.type.split("|") or self.default is None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,15 @@ import ipywidgets as w
 
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
+from ..engine.items import add_item, edit_value, remove_item
 from ..engine.models import model_info
-from ..engine.settings import STEPS, Setting, find_setting, setting, settings
+from ..engine.settings import STEPS, Setting, find_setting, setting
 from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
 from . import render
 from .actions import FileActions
-from .controls import SettingControl
+from .controls import SettingControl, row_key
 from .guard import _guarded
+from .items import ItemList
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
 from .train import LAUNCH_PAGES, RunsPage, TrainPage
 from .view import GATED, Renderer, render_value, setting_title
@@ -68,7 +69,10 @@ class Wizard(FileActions, Renderer, w.VBox):
         for page in self._step_pages.values():
             page.build()
             page.build_more()
-        self._refresh_rows(self._rows.values())
+            self._item_rows(page)
+            for items in page.lists:
+                items.build_more()
+        self._refresh_rows(list(self._rows.values()))
         return {**{p: r.input for p, r in self._rows.items()}, **self._named}
 
     @property
@@ -111,7 +115,8 @@ class Wizard(FileActions, Renderer, w.VBox):
         self.preflight = PreflightPage([g.name for g in gpus()])
         self.dataset_tools = DatasetTools()
         self._step_pages = {s.id: StepPage(s, self._make_row, extra=[self.dataset_tools.box] if s.id == "dataset"
-                                           else None, extra_after="datasets[].folder_path") for s in STEPS}
+                                           else None, extra_after="datasets[].folder_path",
+                                           make_items=self._make_items) for s in STEPS}
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
         self.review = ReviewPage()
@@ -151,16 +156,22 @@ class Wizard(FileActions, Renderer, w.VBox):
             "review.overwrite": self.review.overwrite}
         self._refresh_templates()
 
-    def _make_row(self, s: Setting) -> SettingControl:
+    def _make_row(self, s: Setting, index: int = 0, compact: bool = False) -> SettingControl:
         was, self._rendering = self._rendering, True  # a new row's first value is not the user's
         try:
-            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended, label=_label(s))
+            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended, index=index,
+                                 compact=compact)
             if s.path == "model.arch":
                 row.show(self.state.arch)
         finally:
             self._rendering = was
-        self._rows[s.path] = row
+        self._rows[row.key] = row
         return row
+
+    def _make_items(self, section: str, common: list[Setting], more: list[Setting]) -> ItemList:
+        return ItemList(section, common, more, lambda s, i: self._make_row(s, i, compact=True),
+                        on_add=lambda: self._add_item(common[0].path), on_remove=lambda i: self._remove_item(section, i),
+                        on_more=self._refresh_rows)
 
     def _wire_preflight(self) -> None:
         pf = self.preflight
@@ -211,22 +222,30 @@ class Wizard(FileActions, Renderer, w.VBox):
                                  f"<ul>{items}{more}</ul></div>")
 
     @_guarded
-    def _commit(self, path: str, value: Any) -> None:
+    def _commit(self, path: str, value: Any, index: int = 0) -> None:
         if self._rendering:
             return
         if path == "model.arch":
             self._change_arch(str(value))
             return
         try:
-            state = self.state.edit(path, value)
+            state = edit_value(self.state, path, value, index)
             if path == "datasets[].folder_path":
                 state = state.replace(dataset=None)  # the analysis described the old folder
         except ValueError as exc:
-            row = self._rows[path]
-            row.show(self.state.job.get(path))
+            row = self._rows[row_key(path, index)]
+            row.show(self.state.job.get(path, index))
             row.show_error(_refusal(exc))
             return
         self._push(state)
+
+    @_guarded
+    def _add_item(self, first: str) -> None:
+        self._push(add_item(self.state, first))
+
+    @_guarded
+    def _remove_item(self, section: str, index: int) -> None:
+        self._push(remove_item(self.state, section, index))
 
     def _change_arch(self, arch: str) -> None:
         spec = model_info(arch)  # unknown arch -> error shown by the guard
@@ -313,18 +332,6 @@ class Wizard(FileActions, Renderer, w.VBox):
             self._rendering = False
 
 
-# keys that mean different things in different sections get the section in their label
-_SHARED_KEYS = {k for k, n in Counter(s.key for s in settings()).items() if n > 1}
-
-
-def _label(s: Setting) -> str:
-    if s.path == "model.arch":
-        return "Model"
-    if s.key in _SHARED_KEYS and s.section not in ("train", "model", "process"):
-        return f"{s.label} ({s.section.replace('[]', '').rsplit('.', 1)[-1]})"
-    return s.label
-
-
 def _refusal(exc: Exception) -> str:
     """Why a typed value was refused, in words (pydantic's own text without its location and links)."""
     from pydantic import ValidationError
@@ -333,9 +340,6 @@ def _refusal(exc: Exception) -> str:
         wanted = sorted({e["msg"].removeprefix("Input should be ").rstrip(".") for e in exc.errors()})
         return f"not a valid value: it should be {' or '.join(wanted)}"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-__all__ = ["Wizard", "settings", "setting"]
 
 
 __all__ = ["Wizard", "setting_title"]

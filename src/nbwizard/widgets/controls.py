@@ -2,22 +2,58 @@
 
 A :class:`SettingControl` shows a value, reads what the user typed (committing on Enter / blur, never clamping),
 and carries the note under it: the recommendation with an Apply button, or why a typed value was refused.
+A number the job leaves out is shown blank, with the value the trainer will use as its placeholder.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from typing import Any, Callable
 
 import ipywidgets as w
+import traitlets
 import yaml
 
-from ..engine.settings import Setting
+from ..engine.settings import Setting, find_setting
 from ..engine.yamlio import _Loader, _scalar
 
 _DESCRIPTION_STYLE = {"description_width": "200px"}
 _WIDE = w.Layout(width="min(560px, 100%)")
 NOT_SET = "(trainer default)"
+
+
+def _number_to_text(value: Any, _widget: Any = None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _scalar(value)
+
+
+def _text_to_number(text: Any, widget: "NumberText") -> Any:
+    """What the person typed: None when blank, the number, or the text itself when it is not a number (the row
+    then says why it was refused)."""
+    raw = str(text).strip()
+    if not raw:
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        return str(text)
+    if widget.whole:
+        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else str(text)
+    return int(raw) if raw.lstrip("+-").isdigit() else number
+
+
+class NumberText(w.Text):
+    """A text box for a number that may be left blank: ``value`` is an int / float, None (blank: the trainer's
+    default applies), or the text typed when it is not a number. The browser sees text, Python sees numbers."""
+
+    value = traitlets.Union([traitlets.Int(), traitlets.Float(), traitlets.Unicode()], allow_none=True,
+                            default_value=None).tag(sync=True, to_json=_number_to_text, from_json=_text_to_number)
+
+    def __init__(self, whole: bool, **kwargs: Any):
+        self.whole = whole
+        super().__init__(continuous_update=False, **kwargs)
 
 
 def _dropdown(s: Setting) -> w.Widget:
@@ -37,9 +73,12 @@ def _placeholder(s: Setting) -> str:
 
 # setting type -> widget factory. Types not listed are edited as one line of YAML (lists, unions, dicts).
 _FACTORIES: dict[str, Callable[[Setting], w.Widget]] = {
-    "bool": lambda s: w.Checkbox(indent=True),  # the box lines up with the other inputs
-    "int": lambda s: w.IntText(continuous_update=False),
-    "float": lambda s: w.FloatText(continuous_update=False),
+    # the box lines up with the other inputs; its label may be as long as it needs (never cut off)
+    "bool": lambda s: w.Checkbox(indent=True, layout=w.Layout(width="auto")),
+    "int": lambda s: NumberText(whole=True, placeholder=placeholder(s)),
+    "int|null": lambda s: NumberText(whole=True, placeholder=placeholder(s)),
+    "float": lambda s: NumberText(whole=False, placeholder=placeholder(s)),
+    "float|null": lambda s: NumberText(whole=False, placeholder=placeholder(s)),
     "str": _text,
     "str|null": _text,
 }
@@ -69,26 +108,56 @@ def make_input(s: Setting) -> w.Widget:
 _OPEN_CHOICES = {"process.device", "model.qtype", "model.qtype_te"}
 
 
-class SettingControl:
-    """The row for one setting: label, input, help line, recommendation note, Apply button, error."""
+def row_key(path: str, index: int) -> str:
+    """The name of the row editing item ``index`` of ``path``: ``sample.samples[2].prompt`` (item 0 keeps ``[]``)."""
+    return path if index == 0 else path.replace("[]", f"[{index}]", 1)
 
-    def __init__(self, setting: Setting, on_commit: Callable[[str, Any], None],
-                 on_apply: Callable[[str], None], label: str | None = None):
+
+def placeholder(s: Setting, value_of: Callable[[str], Any] | None = None) -> str:
+    """What a blank number box means: the value it falls back to (as the job has it now, when ``value_of`` reads
+    the job), the trainer's default, or "not set"."""
+    if s.falls_back_to:
+        other = find_setting(s.falls_back_to)
+        label = other.label if other else s.falls_back_to
+        if label.split()[0][1:].islower():  # "Width" reads "width"; "LoRA strength" stays as it is
+            label = label[0].lower() + label[1:]
+        current = value_of(s.falls_back_to) if value_of is not None else None
+        return f"same as {label}" + ("" if current is None else f": {_scalar(current)}")
+    return "not set" if s.default is None else f"default: {_scalar(s.default)}"
+
+
+class SettingControl:
+    """The row for one setting: label, input, help line, recommendation note, Apply button, error.
+
+    ``index`` is the item of a list section the row edits (the third sample prompt: 2); ``compact`` rows (the
+    fields of one prompt) keep their help in the tooltip and take only the width they need.
+    """
+
+    def __init__(self, setting: Setting, on_commit: Callable[[str, Any, int], None],
+                 on_apply: Callable[[str], None], label: str | None = None, index: int = 0, compact: bool = False):
         self.setting = setting
+        self.index = index
+        self.key = row_key(setting.path, index)
         self.input = make_input(setting)
         self.input.description = label or setting.label
         self.input.tooltip = setting.help
-        self.input.style = _DESCRIPTION_STYLE
-        if not isinstance(self.input, w.Checkbox):
-            self.input.layout = _WIDE
-        self.help = w.HTML(f"<span class='nbw-help'>{html.escape(setting.summary)}</span>",
-                           layout=w.Layout(margin="0 0 0 208px"))
-        self.note = w.HTML("", layout=w.Layout(margin="0 0 0 208px"))
-        self.apply = w.Button(description="Apply recommended", tooltip=f"Use the recommended {setting.path}",
+        if compact:
+            self.input.style = {"description_width": "initial"}
+            self.input.layout = w.Layout(width="100%" if setting.type.startswith("str") else "11em")
+        else:
+            self.input.style = _DESCRIPTION_STYLE
+            if not isinstance(self.input, w.Checkbox):
+                self.input.layout = _WIDE
+        margin = "0" if compact else "0 0 0 208px"
+        self.help = w.HTML("" if compact else f"<span class='nbw-help'>{html.escape(setting.summary)}</span>",
+                           layout=w.Layout(margin=margin, display="none" if compact else None))
+        self.note = w.HTML("", layout=w.Layout(margin=margin))
+        self.apply = w.Button(description="Apply recommended", tooltip=f"Use the recommended {setting.label}",
                               layout=w.Layout(display="none", width="auto"))
         self.apply.on_click(lambda _: on_apply(setting.path))
         self.box = w.VBox([w.HBox([self.input, self.apply]), self.help, self.note],
-                          layout=w.Layout(margin="0 0 6px 0"))
+                          layout=w.Layout(margin="0 0 6px 0", width="100%" if compact and
+                                          setting.type.startswith("str") else None))
         self._shown: Any = object()
         self._on_commit = on_commit
         self.input.observe(self._changed, names="value")
@@ -110,8 +179,15 @@ class SettingControl:
         """Forget what was last shown, so the next ``show`` writes the widget even for an equal value."""
         self._shown = object()
 
+    def set_placeholder(self, text: str) -> None:
+        """What a blank box means (the trainer's default, or the value it falls back to)."""
+        if isinstance(self.input, w.Text) and self.input.placeholder != text:
+            self.input.placeholder = text
+
     def _to_widget(self, value: Any) -> Any:
         inp = self.input
+        if isinstance(inp, NumberText):
+            return value if value is None or isinstance(value, (int, float)) else str(value)
         if isinstance(inp, w.Checkbox):
             return bool(value)
         if isinstance(inp, w.Dropdown):
@@ -136,7 +212,11 @@ class SettingControl:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def parse(self, raw: Any) -> Any:
-        """The setting's value for what the widget holds; raises ValueError with a message for the user."""
+        """The setting's value for what the widget holds; raises ValueError with a message for the user.
+
+        A blank number is None: the job then leaves the setting out and the trainer's default applies."""
+        if isinstance(self.input, NumberText):
+            return _number(raw, whole=self.input.whole)
         if isinstance(self.input, (w.Checkbox, w.Dropdown, w.IntText, w.FloatText)):
             return raw
         text = str(raw).strip()
@@ -164,7 +244,19 @@ class SettingControl:
             self.show_error(str(exc))
             return
         self._shown = value
-        self._on_commit(self.setting.path, value)
+        self._on_commit(self.setting.path, value, self.index)
 
     def show_error(self, message: str) -> None:
         self.note.value = f"<span class='nbw-error' role='alert'>✗ {html.escape(message)}</span>"
+
+
+def _number(raw: Any, whole: bool) -> Any:
+    """A number from what a :class:`NumberText` holds (None stays None: blank)."""
+    if raw is None or isinstance(raw, bool):
+        return raw
+    if isinstance(raw, float) and whole and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, (int, float)) and not (isinstance(raw, float) and (whole or not math.isfinite(raw))):
+        return raw
+    kind = "a whole number" if whole else "a number"
+    raise ValueError(f"{str(raw).strip()!r} is not {kind}")

@@ -13,6 +13,7 @@ import ipywidgets as w
 from ..engine.intent import EXPERIENCE_LEVELS, PRIORITIES, TRAINING_TYPES
 from ..engine.settings import STEPS, Step, step_settings
 from .controls import SettingControl
+from .items import ITEM_SECTIONS, ItemList
 
 _LABELLED = {"description_width": "200px"}
 
@@ -76,15 +77,22 @@ class StepPage:
     """
 
     def __init__(self, step: Step, make_row: Callable[[Any], SettingControl], extra: list[w.Widget] | None = None,
-                 extra_after: str | None = None):
+                 extra_after: str | None = None, make_items: Callable[..., ItemList] | None = None):
         self.step = step
         self._make_row = make_row
+        self._make_items = make_items
         self.extra = extra or []
         self.extra_after = extra_after  # the setting whose row the extra widgets follow; None: above the rows
         self.rows: list[SettingControl] = []
-        # every flavour's settings are built; the app hides those the chosen trainer does not read
-        self._common = list(step_settings(step.id, common=True, trainer=None))
-        self._more_settings = list(step_settings(step.id, common=False, trainer=None))
+        # every flavour's settings are built; the app hides those the chosen trainer does not read. The fields of
+        # a list's items (each sample prompt's) are edited item by item, in an ItemList
+        every = step_settings(step.id, trainer=None)
+        self._items = {sec: ([s for s in every if s.section == sec and s.common],
+                             [s for s in every if s.section == sec and not s.common])
+                       for sec in ITEM_SECTIONS if make_items is not None and any(s.section == sec for s in every)}
+        self._common = [s for s in every if s.common and s.section not in self._items]
+        self._more_settings = [s for s in every if not s.common and s.section not in self._items]
+        self.lists: list[ItemList] = []
         self.more_rows: list[SettingControl] = []
         self.on_more: Callable[[list[SettingControl]], None] | None = None  # called when the rows appear
         self.more: w.Accordion | None = None
@@ -95,14 +103,21 @@ class StepPage:
         """Build the common rows (once) and return them."""
         if self.more is None:
             self.rows = [self._make_row(s) for s in self._common]
+            self.lists = [self._make_items(sec, common, more) for sec, (common, more) in self._items.items()]
             self.more = w.Accordion(children=[w.VBox()], selected_index=None)
             self.more.set_title(0, f"More settings ({len(self._more_settings)})")
             self.more.observe(self._open_more, names="selected_index")
             boxes = [r.box for r in self.rows]
             paths = [r.setting.path for r in self.rows]
             at = paths.index(self.extra_after) + 1 if self.extra_after in paths else 0
-            self.box.children = [self._title, *boxes[:at], *self.extra, *boxes[at:], self.more]
+            self.box.children = [self._title, *boxes[:at], *self.extra, *boxes[at:], *[lst.box for lst in self.lists],
+                                 self.more]
         return self.rows
+
+    def form(self) -> w.VBox:
+        """The page's common rows and item lists, for the review page's inline editing (the same widgets)."""
+        self.build()
+        return w.VBox([*[r.box for r in self.rows], *[lst.box for lst in self.lists]])
 
     def _open_more(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:

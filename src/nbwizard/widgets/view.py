@@ -14,13 +14,15 @@ from typing import Any
 import ipywidgets as w
 
 from ..engine.advisor import PAGES, advise, compare
+from ..engine.items import item_count
+from ..engine.job import MISSING, lookup
 from ..engine.models import model_info, models
 from ..engine.runs.correction import corrected, gpu_name
-from ..engine.settings import STEPS
+from ..engine.settings import STEPS, applies
 from ..engine.state import Derived, WizardState
 from ..engine.yamlio import _scalar, dump_job
 from . import render
-from .controls import SettingControl
+from .controls import SettingControl, placeholder
 from .guard import log
 from .preflight import hardware_html
 from .train import LAUNCH_PAGES, show_launch_page
@@ -114,15 +116,24 @@ class Renderer:
     def _page_rows(self, page: str) -> list[SettingControl]:
         """The rows a page shows (review shows every step's common rows inline)."""
         if page == "review":
-            self.review.fill_inline([(p.step.title, w.VBox([r.box for r in p.build()]))
-                                     for p in self._step_pages.values()])
-            return [r for p in self._step_pages.values() for r in p.rows]
+            self.review.fill_inline([(p.step.title, p.form()) for p in self._step_pages.values()])
+            return [r for p in self._step_pages.values() for r in (*p.rows, *self._item_rows(p))]
         step = self._step_pages.get(page)
-        return [*step.build(), *step.more_rows] if step else []
+        return [*step.build(), *self._item_rows(step), *step.more_rows] if step else []
+
+    def _item_rows(self, step: Any) -> list[SettingControl]:
+        """The rows of a page's item lists, after showing as many items as the job holds (sample prompts)."""
+        rows = []
+        for items in step.lists:
+            for gone in items.sync(item_count(self.state.job, items.section)):
+                self._rows.pop(gone.key, None)
+                self._row_version.pop(gone.key, None)
+            rows += items.rows
+        return rows
 
     def _refresh_rows(self, rows: Any) -> None:
         """Bring ``rows`` up to the current state; rows not on screen are refreshed when they are shown."""
-        stale = [r for r in rows if self._row_version.get(r.setting.path) != self._version]
+        stale = [r for r in rows if self._row_version.get(r.key) != self._version]
         if stale and self._derived is not None:
             was, self._rendering = self._rendering, True
             try:
@@ -132,27 +143,32 @@ class Renderer:
 
     def _render_rows(self, state: WizardState, derived: Derived, spec: Any, rows: list[SettingControl]) -> None:
         job, rec = state.job, derived.recommendation
-        hidden = set(spec.hidden_sections)
-        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
-        issues: dict[str, list[Any]] = {}
+        data = job.to_dict()
+        issues: dict[tuple[str, int], list[Any]] = {}
         for issue in derived.report.issues:
-            issues.setdefault(issue.field, []).append(issue)
+            issues.setdefault((issue.field, issue.index or 0), []).append(issue)
         for row in rows:
-            s, path = row.setting, row.setting.path
-            self._row_version[path] = self._version
-            visible = state.trainer in s.trainers and path not in hidden and (path not in GATED or path in allowed)
+            s, path, index = row.setting, row.setting.path, row.index
+            self._row_version[row.key] = self._version
+            mine = issues.get((path, index), ())
+            # a setting the trainer ignores for this model or these values is not shown, unless it has a problem
+            visible = state.trainer in s.trainers and (applies(s, job.get, spec) or any(
+                i.severity == "error" for i in mine))
             row.box.layout.display = None if visible else "none"
             if path == "model.arch":
                 row.show(state.arch)
+            elif s.is_number and lookup(data, path, index) is MISSING:
+                row.show(None)  # left to the trainer: blank, with what the trainer will use as the placeholder
+                row.set_placeholder(placeholder(s, job.get))
             else:
-                row.show(job.get(path))
+                row.show(job.get(path, index))
             notes, show_apply = [], False
-            reason = rec.reasons.get(path) if rec is not None else None
+            reason = rec.reasons.get(path) if rec is not None and index == 0 else None
             if reason is not None and path in state.user_set and job.get(path) != reason.value:
                 notes.append(f"<span class='nbw-note'>Recommended: {html.escape(render_value(reason.value))} — "
                              f"{html.escape(reason.why)}</span>")
                 show_apply = True
-            for issue in issues.get(path, ()):
+            for issue in mine:
                 mark, word, cls = render.SEVERITY_WORDS[issue.severity]
                 notes.append(f"<span class='{cls}'>{mark} {word}: {html.escape(issue.message)}</span>")
             row.set_note("<br>".join(notes), show_apply)
