@@ -355,10 +355,12 @@ def test_changing_the_model_keeps_the_users_own_prompts(wizard):
     assert wizard.state.job.get("sample.sample_every") == 500
 
 
-def test_side_changes_of_an_edit_are_said(wizard):
+def test_side_changes_of_an_edit_are_said_in_labels_at_the_top(wizard):
     wizard.controls["train.batch_size"].value = 8
-    if "also changed" in wizard.status.value:
-        assert "<code>" in wizard.status.value
+    note = wizard.status.value
+    assert "also changed" in note and "→" in note
+    assert "train." not in note and "<code>" not in note  # labels, not setting paths
+    assert wizard.status in wizard._top.children  # shown in the top bar, where the person is looking
 
 
 def test_the_page_shown_survives_pages_coming_and_going(wizard):

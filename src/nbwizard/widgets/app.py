@@ -14,23 +14,25 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..engine.changes import job_changes
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
 from ..engine.items import add_item, edit_value, remove_item
 from ..engine.models import model_info
-from ..engine.settings import STEPS, Setting, find_setting, setting
+from ..engine.settings import STEPS, Setting, setting
 from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
 from . import render
 from .actions import FileActions
 from .controls import SettingControl, row_key
 from .guard import _guarded
 from .items import ItemList
+from .navigation import Navigation
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
 from .train import LAUNCH_PAGES, RunsPage, TrainPage
-from .view import GATED, Renderer, render_value, setting_title
+from .view import GATED, Renderer, setting_title
 
 
-class Wizard(FileActions, Renderer, w.VBox):
+class Wizard(Navigation, FileActions, Renderer, w.VBox):
     """The configuration wizard. ``controls`` maps each setting path (and each pre-flight field) to its widget."""
 
     def __init__(self, profile: Any = None, *, intent: Intent | None = None, arch: str = "flux",
@@ -39,7 +41,7 @@ class Wizard(FileActions, Renderer, w.VBox):
 
         self._config_dir = config_dir
         # `nbwizard serve` passes the folder it was started in: Voilà runs the kernel beside the notebook
-        self._output_dir = Path(output_dir or os.environ.get("NBWIZARD_OUTPUT_DIR") or ".")
+        self._output_dir = _output_folder(output_dir or os.environ.get("NBWIZARD_OUTPUT_DIR") or ".")
         self._detected = profile if profile is not None else detect_system(paths=(str(self._output_dir),))
         self._history = History(initial_state(self._detected, intent, arch))
         self._derived: Derived | None = None
@@ -49,13 +51,16 @@ class Wizard(FileActions, Renderer, w.VBox):
         self._page = "preflight"  # the page shown, by name (pages come and go with the model)
         self._visited = {"preflight"}
         self._save_path_edited = False
+        self._all_pages_open = False  # every step reachable at once (after an import or a template)
         self.status = w.HTML()
         self._rendering = True  # building sets values: none of them is the user's
         self._build()
+        self._top = self._build_top()
         self._rendering = False
-        super().__init__([w.HTML(render.STYLE), self.progress, self.header, self.body, self.nav, self.status],
+        super().__init__([w.HTML(render.STYLE), self.progress, self._top, self.body, self.closed_box],
                          layout=w.Layout(width="100%"))
         self.add_class("nbw-root")
+        self.add_class("nbw-app")
         self._render()
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -110,9 +115,9 @@ class Wizard(FileActions, Renderer, w.VBox):
     # -- building -------------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.header = w.HTML()
-        self.advisor = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="260px", padding="0 0 0 12px"))
+        self.advisor = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="230px", padding="0 0 0 12px"))
         self.advisor.add_class("nbw-advisor-panel")
-        self.preflight = PreflightPage([g.name for g in gpus()])
+        self.preflight = PreflightPage([(gpu_label(g), g.name) for g in gpus()])
         self.dataset_tools = DatasetTools()
         self._step_pages = {s.id: StepPage(s, self._make_row, extra=[self.dataset_tools.box] if s.id == "dataset"
                                            else None, extra_after="datasets[].folder_path",
@@ -127,19 +132,22 @@ class Wizard(FileActions, Renderer, w.VBox):
         for box in self._page_boxes.values():
             box.add_class("nbw-page")
         self.stack = w.Stack(children=list(self._page_boxes.values()), selected_index=0,
-                             layout=w.Layout(flex="3 1 560px", min_width="0"))
-        self.body = w.Box([self.stack, self.advisor], layout=w.Layout(display="flex", flex_flow="row wrap",
-                                                                     align_items="flex-start", width="100%"))
+                             layout=w.Layout(flex="3 1 520px", min_width="0"))
+        self.stack.add_class("nbw-stack")
+        self.body = w.Box([self.stack, self.advisor], layout=w.Layout(display="flex", flex_flow="row nowrap",
+                                                                     align_items="stretch", width="100%"))
+        self.body.add_class("nbw-body")
         self.progress = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.back = w.Button(description="Previous", tooltip="Go to the previous step")
         self.next = w.Button(description="Next", button_style="primary", tooltip="Go to the next step")
-        self.exit = w.Button(description="Exit", tooltip="Close the wizard (the notebook keeps its state)")
+        self.exit = w.Button(description="Exit", tooltip="Close the wizard (it asks first)")
         self.undo = w.Button(description="Undo", tooltip="Undo the last change (Ctrl+Z in your notebook)")
         self.redo = w.Button(description="Redo", tooltip="Redo the change you undid")
-        self.nav = w.HBox([self.exit, self.back, self.next, self.undo, self.redo])
+        self.nav = w.HBox([self.exit, self.back, self.next, self.undo, self.redo],
+                          layout=w.Layout(flex_flow="row wrap", margin="4px 0"))
         self.back.on_click(lambda _: self._move(-1))
         self.next.on_click(lambda _: self._move(+1))
-        self.exit.on_click(lambda _: self._exit())
+        self.exit.on_click(lambda _: self._ask_exit())
         self.undo.on_click(lambda _: self._undo())
         self.redo.on_click(lambda _: self._redo())
         self._wire_preflight()
@@ -151,7 +159,8 @@ class Wizard(FileActions, Renderer, w.VBox):
             "preflight.vram_gib": pf.vram,
             "preflight.trainer": pf.trainer, "intent.training_type": pf.training_type,
             "intent.priority": pf.priority, "intent.experience": pf.experience,
-            "template.name": pf.template_name, "template.pick": pf.template_pick, "import.path": pf.import_path,
+            "template.name": pf.template_name, "template.pick": pf.template_pick,
+            "template.replace": pf.template_replace, "import.path": pf.import_path,
             "import.upload": pf.upload, "review.save_path": self.review.save_path,
             "review.overwrite": self.review.overwrite}
         self._refresh_templates()
@@ -184,10 +193,18 @@ class Wizard(FileActions, Renderer, w.VBox):
             getattr(pf, name).observe(self._intent_changed, names="value")
         pf.confirm.on_click(lambda _: self._move(+1))
         pf.template_save.on_click(lambda _: self._save_template())
-        pf.template_load.on_click(lambda _: self._load_template())
+        pf.template_load.on_click(lambda _: self._opening_a_job(self._load_template))
         pf.template_delete.on_click(lambda _: self._delete_template())
-        pf.import_button.on_click(lambda _: self._import(pf.import_path.value))
-        pf.upload.observe(self._uploaded, names="value")
+        pf.import_button.on_click(lambda _: self._opening_a_job(self._import, pf.import_path.value))
+        pf.upload.observe(lambda change: self._opening_a_job(self._uploaded, change), names="value")
+
+    def _opening_a_job(self, action: Any, *args: Any) -> None:
+        """Run an import or a template load; once it brings a job, every step (and Review) is one click away."""
+        before = self.state
+        action(*args)
+        if self.state is not before and not self._all_pages_open:
+            self._all_pages_open = True
+            self._render_progress(self.pages, self.page)
 
     def _wire_review(self) -> None:
         self.review.save.on_click(lambda _: self._save())
@@ -210,16 +227,14 @@ class Wizard(FileActions, Renderer, w.VBox):
     def _tell_side_changes(self, before: Any, state: WizardState) -> None:
         """Say which recommended values moved to follow a change (they are not the user's, so they may move)."""
         after = state.job
-        paths = dict.fromkeys([*before.set_paths(), *after.set_paths()])
-        moved = [(p, before.get(p), after.get(p)) for p in paths
-                 if p not in state.user_set and find_setting(p) is not None and before.get(p) != after.get(p)]
+        paths = [p for p in dict.fromkeys([*before.set_paths(), *after.set_paths()]) if p not in state.user_set]
+        moved = job_changes(before, after, paths)
         if moved and before.set_paths():
-            items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(render_value(a))} → "
-                            f"{html.escape(render_value(b))}</li>" for p, a, b in moved[:8])
+            items = "".join(f"<li>{html.escape(c.text)}</li>" for c in moved[:8])
             more = f"<li>… and {len(moved) - 8} more</li>" if len(moved) > 8 else ""
-            self.status.value = (f"<div class='nbw-note' role='status'>ℹ The wizard also changed {len(moved)} "
-                                 f"recommended value(s) to follow this change (see the advisor for why):"
-                                 f"<ul>{items}{more}</ul></div>")
+            self.status.value = (f"<div class='nbw-note nbw-notice' role='status' id='nbw-side-note'>ℹ The wizard "
+                                 f"also changed {len(moved)} recommended value{'s' * (len(moved) != 1)} to follow "
+                                 f"this change (the advisor says why):<ul>{items}{more}</ul></div>")
 
     @_guarded
     def _commit(self, path: str, value: Any, index: int = 0) -> None:
@@ -302,27 +317,11 @@ class Wizard(FileActions, Renderer, w.VBox):
         self._push(self.state.replace(profile=profile))
 
     @_guarded
-    def _undo(self) -> None:
-        self._history.undo()
-        self._render()
-
-    @_guarded
-    def _redo(self) -> None:
-        self._history.redo()
-        self._render()
-
-    @_guarded
     def _move(self, delta: int) -> None:
         pages = self.pages
         self._page = pages[max(0, min(len(pages) - 1, pages.index(self.page) + delta))]
         self._visited.add(self._page)
         self._render()
-
-    def _exit(self) -> None:
-        self.stack.layout.display = "none"
-        self.advisor.layout.display = "none"
-        self.status.value = ("<p>The wizard is closed. Run the cell again to reopen it; "
-                             "<code>wizard.state.job</code> still holds your job.</p>")
 
     def _render(self, derived: Derived | None = None) -> None:
         self._rendering = True
@@ -330,6 +329,20 @@ class Wizard(FileActions, Renderer, w.VBox):
             self._render_all(derived or derive(self.state))
         finally:
             self._rendering = False
+
+
+def gpu_label(gpu: Any) -> str:
+    """A card as the target picker names it: its name and its memory (``NVIDIA L4 · 24 GB``)."""
+    size = f"{gpu.memory_gib:g} GB"
+    return gpu.name if size.replace(" ", "") in gpu.name.replace(" ", "") else f"{gpu.name} · {size}"
+
+
+def _output_folder(folder: str | Path) -> Path:
+    """The folder relative paths are taken from: absolute, and never inside the installed package (Voilà runs a
+    packaged notebook's kernel in the package folder; the person's home is the sensible place then)."""
+    path = Path(folder).expanduser().resolve()
+    package = Path(__file__).resolve().parents[1]
+    return Path.home() if path == package or package in path.parents else path
 
 
 def _refusal(exc: Exception) -> str:

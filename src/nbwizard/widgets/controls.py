@@ -113,17 +113,26 @@ def row_key(path: str, index: int) -> str:
     return path if index == 0 else path.replace("[]", f"[{index}]", 1)
 
 
-def placeholder(s: Setting, value_of: Callable[[str], Any] | None = None) -> str:
+def placeholder(s: Setting, value_of: Callable[[str], Any] | None = None, short: bool = False) -> str:
     """What a blank number box means: the value it falls back to (as the job has it now, when ``value_of`` reads
-    the job), the trainer's default, or "not set"."""
+    the job), the trainer's default, or "not set". ``short``: the value alone (a compact box; its tooltip says
+    where the value comes from)."""
     if s.falls_back_to:
-        other = find_setting(s.falls_back_to)
-        label = other.label if other else s.falls_back_to
-        if label.split()[0][1:].islower():  # "Width" reads "width"; "LoRA strength" stays as it is
-            label = label[0].lower() + label[1:]
         current = value_of(s.falls_back_to) if value_of is not None else None
-        return f"same as {label}" + ("" if current is None else f": {_scalar(current)}")
-    return "not set" if s.default is None else f"default: {_scalar(s.default)}"
+        if short and current is not None:
+            return _scalar(current)
+        return f"same as {_lower_label(s.falls_back_to)}" + ("" if current is None else f": {_scalar(current)}")
+    if s.default is None:
+        return "not set"
+    return _scalar(s.default) if short else f"default: {_scalar(s.default)}"
+
+
+def _lower_label(path: str) -> str:
+    other = find_setting(path)
+    label = other.label if other else path
+    if label.split()[0][1:].islower():  # "Width" reads "width"; "LoRA strength" stays as it is
+        label = label[0].lower() + label[1:]
+    return label
 
 
 class SettingControl:
@@ -137,13 +146,18 @@ class SettingControl:
                  on_apply: Callable[[str], None], label: str | None = None, index: int = 0, compact: bool = False):
         self.setting = setting
         self.index = index
+        self.compact = compact
         self.key = row_key(setting.path, index)
         self.input = make_input(setting)
         self.input.description = label or setting.label
-        self.input.tooltip = setting.help
+        self.input.tooltip = setting.help + (f" Blank: same as {_lower_label(setting.falls_back_to)}."
+                                             if setting.falls_back_to else "")
         if compact:
             self.input.style = {"description_width": "initial"}
-            self.input.layout = w.Layout(width="100%" if setting.type.startswith("str") else "11em")
+            wide = not setting.is_number and not isinstance(self.input, w.Checkbox)
+            self.input.layout = w.Layout(width="100%" if wide else "auto", flex="1 1 auto" if wide else "0 0 auto")
+            if setting.is_number:
+                self.input.add_class("nbw-compact-number")
         else:
             self.input.style = _DESCRIPTION_STYLE
             if not isinstance(self.input, w.Checkbox):
@@ -156,8 +170,9 @@ class SettingControl:
                               layout=w.Layout(display="none", width="auto"))
         self.apply.on_click(lambda _: on_apply(setting.path))
         self.box = w.VBox([w.HBox([self.input, self.apply]), self.help, self.note],
-                          layout=w.Layout(margin="0 0 6px 0", width="100%" if compact and
-                                          setting.type.startswith("str") else None))
+                          layout=w.Layout(margin="0 12px 6px 0" if compact else "0 0 6px 0",
+                                          width="100%" if compact and setting.type.startswith("str") else None,
+                                          flex="0 0 auto"))
         self._shown: Any = object()
         self._on_commit = on_commit
         self.input.observe(self._changed, names="value")

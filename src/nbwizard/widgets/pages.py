@@ -26,9 +26,10 @@ def _toggle(options: tuple[str, ...], label: str, tooltip: str) -> w.ToggleButto
 class PreflightPage:
     """Detected hardware with sources, overrides, target GPU, intent questions, templates and import."""
 
-    def __init__(self, gpu_names: list[str]):
+    def __init__(self, gpus: list[tuple[str, str]]):
+        """``gpus``: (label shown, catalog name) of every card one can plan for."""
         self.hardware = w.HTML()
-        self.target = w.Dropdown(options=[("This machine (as detected)", "")] + [(n, n) for n in gpu_names],
+        self.target = w.Dropdown(options=[("This machine (as detected)", "")] + gpus,
                                  description="Target GPU", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"),
                                  tooltip="Plan for a card this machine does not have")
         self.reserve = w.FloatText(description="Reserve (GiB)", style=_LABELLED, continuous_update=False,
@@ -48,6 +49,7 @@ class PreflightPage:
         # templates and import
         self.template_name = w.Text(description="Template name", style=_LABELLED, continuous_update=False)
         self.template_save = w.Button(description="Save template")
+        self.template_replace = w.Checkbox(description="Replace a template of that name", indent=False)
         self.template_pick = w.Dropdown(options=[], description="Saved templates", style=_LABELLED)
         self.template_load = w.Button(description="Load")
         self.template_delete = w.Button(description="Delete")
@@ -58,7 +60,8 @@ class PreflightPage:
         self.message = w.HTML()
         start = w.VBox([
             w.HTML("<b>Start from a saved template or an existing ai-toolkit job</b>"),
-            w.HBox([self.template_name, self.template_save]),
+            w.HBox([self.template_name, self.template_save, self.template_replace],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
             w.HBox([self.template_pick, self.template_load, self.template_delete]),
             w.HBox([self.import_path, self.import_button]), self.upload, self.message])
         self.box = w.VBox([
@@ -163,7 +166,9 @@ class ReviewPage:
         self.inline = w.Accordion(selected_index=None)
         self.yaml = w.HTML()
         self.save_path = w.Text(description="Save to", style=_LABELLED, continuous_update=False,
-                                layout=w.Layout(width="min(560px,100%)"))
+                                layout=w.Layout(flex="1 1 auto", width="auto"),
+                                tooltip="A file name or a path; a relative one is taken from the folder the wizard "
+                                        "was started in")
         self.overwrite = w.Checkbox(description="Replace the file if it exists", indent=False)
         self.save = w.Button(description="Save YAML", button_style="success")
         self.download = w.HTML()
@@ -175,7 +180,8 @@ class ReviewPage:
             w.HTML("<h4>Your values and the recommendation</h4>"), self.comparison,
             w.HTML("<h4>Edit any setting</h4>"), self.inline,
             w.HTML("<h4>YAML</h4>"), self.yaml,
-            w.HBox([self.save_path, self.save]), self.overwrite, self.download, self.message])
+            w.HBox([self.save_path, self.save], layout=w.Layout(width="100%")), self.overwrite, self.download,
+            self.message])
 
 
 STEP_TITLES = {s.id: s.title for s in STEPS}

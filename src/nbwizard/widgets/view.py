@@ -51,17 +51,18 @@ class Renderer:
         self.next.description = {"review": "Review", "train": "Train", "runs": "Runs"}.get(following, "Next")
         self.undo.disabled = not self._history.can_undo
         self.redo.disabled = not self._history.can_redo
-        self._render_preflight(state)
+        self._render_preflight(state, page)
         self._version += 1
         self._refresh_rows(self._page_rows(page))
         job = state.job
         self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
-                                          derived.prediction, derived.report)
+                                          derived.prediction)
+        elsewhere = self._render_counts(derived, page)
         advice = advise(job, state.profile, state.intent, page if page in PAGES else "review", recommendation=derived.recommendation,
                         report=derived.report, prediction=corrected(derived.prediction, job, gpu_name(state.profile)))
         title = "Pre-flight" if page == "preflight" else "Review" if page in ("review", *LAUNCH_PAGES) \
             else setting_title(page)
-        self.advisor.value = render.advisor(advice, title)
+        self.advisor.value = render.advisor(advice, title, elsewhere)
         if not self._save_path_edited:  # the file name follows the job's name until the user picks one
             self.review.save_path.value = str(self._output_dir / f"{job.get('config.name') or 'job'}.yaml")
         if page == "review":
@@ -83,12 +84,14 @@ class Renderer:
         at = pages.index(current)
         for n, b in enumerate(buttons):
             page = b.tooltip
-            b.disabled = page not in self._visited and n != at + 1
+            b.disabled = not self._all_pages_open and page not in self._visited and n != at + 1
             b.button_style = "info" if page == current else ""
             b.description = ("▶ " if page == current else "✓ " if page in self._visited else "") + (
                 f"{n}. {setting_title(page)}" if n else "Pre-flight")
 
-    def _render_preflight(self, state: WizardState) -> None:
+    def _render_preflight(self, state: WizardState, page: str) -> None:
+        if page == "preflight":
+            self._refresh_templates()  # another page or kernel may have saved one
         self.preflight.hardware.value = hardware_html(state.profile)
         pf = self.preflight
         pf.training_type.value, pf.priority.value, pf.experience.value = (
@@ -159,7 +162,7 @@ class Renderer:
                 row.show(state.arch)
             elif s.is_number and lookup(data, path, index) is MISSING:
                 row.show(None)  # left to the trainer: blank, with what the trainer will use as the placeholder
-                row.set_placeholder(placeholder(s, job.get))
+                row.set_placeholder(placeholder(s, job.get, short=row.compact))
             else:
                 row.show(job.get(path, index))
             notes, show_apply = [], False
