@@ -52,6 +52,7 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         self._visited = {"preflight"}
         self._save_path_edited = False
         self._all_pages_open = False  # every step reachable at once (after an import or a template)
+        self._pushes = 0  # states made current (an action that made none brought no job)
         self.status = w.HTML()
         self._rendering = True  # building sets values: none of them is the user's
         self._build()
@@ -200,9 +201,9 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
 
     def _opening_a_job(self, action: Any, *args: Any) -> None:
         """Run an import or a template load; once it brings a job, every step (and Review) is one click away."""
-        before = self.state
+        pushes = self._pushes
         action(*args)
-        if self.state is not before and not self._all_pages_open:
+        if self._pushes != pushes and not self._all_pages_open:
             self._all_pages_open = True
             self._render_progress(self.pages, self.page)
 
@@ -221,6 +222,7 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         state = apply_recommendation(state, recommend_for(state))
         derived = derive(state)
         self._history.push(state)
+        self._pushes += 1
         self._render(derived)
         self._tell_side_changes(before, state)
 
