@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
@@ -376,3 +379,103 @@ def test_the_save_path_follows_the_job_name_until_the_user_picks_one(wizard, tmp
     wizard.controls["review.save_path"].value = str(tmp_path / "mine.yaml")
     wizard.controls["config.name"].value = "again"
     assert wizard.controls["review.save_path"].value.endswith("mine.yaml")
+
+
+# ---- hostile input through the page (issue 7) ----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../etc/evil", "/tmp/evil", "a/b", "..", "x\n$(touch PWNED)"])
+def test_save_to_never_follows_a_job_name_out_of_the_output_folder(wizard, tmp_path, name):
+    wizard.controls["config.name"].value = name
+    wizard.go("review")
+    target = wizard.review.save_path.value
+    assert str(Path(target).parent) == str(tmp_path) and target.endswith(".yaml")
+    assert "\n" not in target and ".." not in Path(target).name.removesuffix(".yaml").strip(".")
+    assert any(i.code == "name-unsafe" for i in wizard._derived.report.issues)
+
+
+def test_a_typed_save_path_is_kept_even_outside_the_output_folder(wizard, tmp_path):
+    elsewhere = tmp_path.parent / "elsewhere.yaml"
+    wizard.controls["review.save_path"].value = str(elsewhere)
+    wizard.controls["config.name"].value = "renamed"
+    assert wizard.review.save_path.value == str(elsewhere)
+
+
+def test_the_import_box_reads_a_file_whose_name_holds_a_colon(wizard, tmp_path):
+    target = tmp_path / "run:1.yaml"
+    target.write_text(Path(JOB).read_text())
+    wizard.controls["import.path"].value = str(target)
+    wizard.preflight.import_button.click()
+    assert "Imported" in wizard.preflight.message.value, wizard.preflight.message.value
+
+
+def _upload(wizard, content: bytes) -> None:
+    wizard.preflight.upload.value = ({"name": "job.yaml", "type": "", "size": len(content),
+                                      "content": memoryview(content),
+                                      "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+
+
+def test_an_uploaded_alias_bomb_is_refused_at_once(wizard):
+    import time
+
+    lines = ['l0: &l0 "lol"'] + [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 10)]
+    bomb = ("\n".join(lines) + "\njob: extension\nmeta:\n  x: *l9\n").encode()
+    before, start = wizard.state, time.perf_counter()
+    _upload(wizard, bomb)
+    assert time.perf_counter() - start < 2
+    assert "Could not import" in wizard.preflight.message.value and "alias bomb" in wizard.preflight.message.value
+    assert wizard.state == before
+
+
+def test_an_upload_over_the_size_cap_is_refused_before_it_is_read(wizard):
+    before = wizard.state
+    _upload(wizard, b"job: extension\nmeta:\n  x: '" + b"x" * (5 * 2**20) + b"'\n")
+    assert "at most 5 MiB" in wizard.preflight.message.value and wizard.state == before
+
+
+def test_an_uploaded_single_line_job_is_read_as_text(wizard):
+    _upload(wizard, b"{job: extension, config: {name: one_line, process: [{type: sd_trainer}]}}")
+    assert "Imported" in wizard.preflight.message.value, wizard.preflight.message.value
+    assert wizard.state.job.get("config.name") == "one_line"
+
+
+def test_the_review_yaml_is_dumped_once_per_job_not_on_every_render(wizard, monkeypatch):
+    import nbwizard.widgets.view as view
+
+    calls = []
+    real = view.dump_job
+    monkeypatch.setattr(view, "dump_job", lambda job, *a, **k: calls.append(job) or real(job, *a, **k))
+    wizard.controls["train.steps"].value = 1234
+    assert calls == [], "no YAML is built before the review page is shown"
+    wizard.go("review")
+    assert len(calls) == 1 and "steps: 1234" in wizard.review.yaml.value
+    wizard.go("optimizer")
+    wizard.go("review")
+    wizard._render_all(wizard._derived)
+    assert len(calls) == 1, "the same job is not dumped again"
+    wizard.controls["train.steps"].value = 1500
+    assert len(calls) == 2 and "steps: 1500" in wizard.review.yaml.value
+
+
+def test_a_huge_job_shows_the_start_of_its_yaml_and_downloads_all_of_it(wizard):
+    import base64
+    import re
+
+    wizard.controls["sample.prompts"].value = "[" + ", ".join(f"prompt {n} " + "x" * 200 for n in range(1500)) + "]"
+    assert len(wizard.state.job.get("sample.prompts")) == 1500
+    wizard.go("review")
+    assert "more lines: download the file" in wizard.review.yaml.value
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", wizard.review.download.value).group(1)
+    assert load_job(base64.b64decode(data).decode(), as_text=True) == wizard.state.job
+
+
+def test_a_second_process_entry_s_problems_are_listed_on_review_not_under_the_first_s_controls(wizard, tmp_path):
+    target = tmp_path / "two.yaml"
+    target.write_text(Path(JOB).read_text().replace("meta:\n", "    - type: sd_trainer\n      training_folder: output\n"
+                                                                 "meta:\n"))
+    wizard.controls["import.path"].value = str(target)
+    wizard.preflight.import_button.click()
+    wizard.go("review")
+    shown = " ".join(row.children[0].value for row in wizard.review.report.children)
+    assert "config.process[1].model.name_or_path" in shown
+    wizard.go("model")
+    assert "config.process[1]" not in wizard.advisor.value
+    assert "Model path is required" not in wizard._rows["model.name_or_path"].note.value

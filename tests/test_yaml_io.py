@@ -234,3 +234,52 @@ def test_a_home_relative_path_loads(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "j.yaml").write_text("job: extension\n")
     assert load_job("~/j.yaml").get("job") == "extension"
+
+
+# -- equality and exact round trips (issue 7) --------------------------------------------------------------
+
+def test_a_job_holding_nan_equals_its_reload():
+    job = job_model()().set("meta.loss_scale", float("nan")).set("train.lr", float("nan"))
+    again = load_job(dump_job(job))
+    assert again == job and again.to_dict()["meta"]["loss_scale"] != again.to_dict()["meta"]["loss_scale"]
+
+
+def test_equality_tells_values_of_different_types_apart():
+    base = job_model()()
+    assert base.set("meta.x", 1) != base.set("meta.x", True) != base.set("meta.x", 1.0)
+    assert base.set("meta.x", -0.0) != base.set("meta.x", 0.0)
+    assert base.set("meta.x", {1: "a"}) != base.set("meta.x", {True: "a"})
+
+
+def test_merge_keys_load_and_the_explicit_key_wins():
+    job = load_job("defaults: &d {lr: 0.0002, steps: 10}\nconfig:\n  process:\n    - train:\n        <<: *d\n"
+                   "        lr: 0.0005\n")
+    assert (job.get("train.lr"), job.get("train.steps")) == (0.0005, 10)
+
+
+def test_a_key_written_as_a_number_null_or_bool_inside_a_stray_key_dumps_and_loads_back():
+    job = load_job("config:\n  process:\n    - notes:\n        1: a\n        null: b\n        false: c\n")
+    text = dump_job(job)
+    assert load_job(text) == job and list(load_job(text).to_dict()["config"]["process"][0]["notes"]) == [1, None, False]
+
+
+def test_leading_and_trailing_unicode_spaces_survive():
+    job = job_model()().set("process.trigger_word", "\u3000ohwx\u00a0").set("meta.note", "\u2003x\t")
+    assert load_job(dump_job(job)) == job
+
+
+def test_a_lone_surrogate_is_refused_when_set_not_written_in_a_form_that_does_not_load():
+    with pytest.raises(ValueError, match="surrogate"):
+        job_model()().set("config.name", "a\ud800b")
+    with pytest.raises(JobError, match="surrogate"):
+        load_job({"job": "extension", "meta": {"x": "a\udc00"}})
+
+
+def test_dumping_a_string_is_linear_in_its_length():
+    import time
+
+    job = job_model()().set("meta.blob", "a b " * 5_000_000)  # 20 MB that must be quoted
+    start = time.perf_counter()
+    text = dump_job(job)
+    assert time.perf_counter() - start < 2, "a hang guard: 20 MB dumps in a fraction of a second (~12 s before)"
+    assert "blob: 'a b a b " in text

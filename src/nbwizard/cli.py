@@ -1,7 +1,8 @@
 """The ``nbwizard`` command: the engine's answers for scripts and CI, and ``serve`` for the Voilà page.
 
 JSON output (``--json``) is stable: each command documents its shape in its help, keys are only ever added.
-Errors go to stderr with exit code 2 (usage / bad input) or 1 (the answer is "no": validation errors, no fit).
+Exit codes, always: 0 "yes", 1 "no" (validation errors, no fit), 2 an error (usage, bad input, or a bug), with one
+line on stderr that says what happened.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import os
 import re
 import sys
@@ -39,7 +41,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.gpu:
         profile = SystemProfile.for_gpu(args.gpu, ram_gb=args.ram)
     else:
-        profile = detect_system(paths=args.path or (".",))
+        profile = detect_system(paths=user_paths(args.path or (".",)))
     if args.json:
         print(profile.to_json())
         return 0
@@ -209,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="JSON shape: see nbwizard.engine.profile (schema_version 1).")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.add_argument("--gpu", help="describe a what-if machine with this card instead of detecting")
-    p.add_argument("--ram", type=float, default=None, help="RAM in GB of the what-if machine")
+    p.add_argument("--ram", type=positive_number, default=None, help="RAM in GB of the what-if machine")
     p.add_argument("--path", action="append", help="a folder whose storage to report (repeatable)")
     p.set_defaults(func=cmd_profile)
 
@@ -246,11 +248,13 @@ _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: 0 is "yes", 1 is "no" (validation errors, nothing fits), 2 is an error of any kind, with
+    one line on stderr that says what happened (never a traceback)."""
     from . import cli_engine  # noqa: F401  (registers recommend / validate / predict / analyze)
     from . import cli_runs  # noqa: F401  (registers train / runs)
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # bad arguments: argparse prints the usage and exits 2
     try:
         return args.func(args)
     except CliError as exc:
@@ -262,6 +266,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"nbwizard: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nbwizard: interrupted", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: say what happened in one line, and still answer "error", not "no"
+        print(f"nbwizard: internal error: {type(exc).__name__}: {_one_line(exc)} (please report it)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (``--ram -5``, ``0``, ``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
+    return value
+
+
+def user_paths(paths: Sequence[str]) -> tuple[str, ...]:
+    """Paths the user typed, ``~`` expanded (``~nouser`` is an error that names it)."""
+    from .engine.paths import user_path
+
+    return tuple(str(user_path(p)) for p in paths)
 
 
 if __name__ == "__main__":

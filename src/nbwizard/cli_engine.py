@@ -2,7 +2,8 @@
 
 JSON shapes (``--json``), stable (keys are only ever added):
 
-* ``validate``: ``{"ok": bool, "issues": [{"code", "severity", "field", "location", "message", "fix"}]}``
+* ``validate``: ``{"ok": bool, "issues": [{"code", "severity", "field", "location", "message", "fix", "process"}]}``
+  (exit 0: no errors, 1: errors, 2: the file cannot be read or a check could not run)
 * ``predict``: ``{"verdict", "verdict_reason", "peak_vram_gib", "low_gib", "high_gib", "budget_gib",
   "train": [{"name", "gib", "why"}], "sample_gib", "step_seconds", "total_seconds", "disk_gib", "free_disk_gib",
   "ram_peak_gib", "assumptions"}``
@@ -16,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from .cli import EXIT_NO, CliError, _EXTRA_COMMANDS, _print_json
+from .cli import EXIT_BAD_INPUT, EXIT_NO, CliError, _EXTRA_COMMANDS, _print_json, positive_number, user_paths
 
 
 def _profile(args: argparse.Namespace, paths: tuple[str, ...] = (".",)) -> Any:
@@ -28,12 +29,13 @@ def _profile(args: argparse.Namespace, paths: tuple[str, ...] = (".",)) -> Any:
 
 
 def _job(path: str) -> Any:
+    """The job file ``path`` (always a file name, even one holding ':'), or a CliError naming it."""
     from .engine.yamlio import JobError, load_job
 
     try:
-        return load_job(path)
+        return load_job(path, as_text=False)
     except JobError as exc:
-        raise CliError(f"{path}: {exc}") from None
+        raise CliError(f"{path}: {exc}" if path.strip() else str(exc)) from None
 
 
 def _progress_bar() -> Any:
@@ -64,17 +66,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     if not args.gpu and not args.detect:
         raise CliError("say which GPU to plan for: --gpu NAME (a catalog card) or --detect (this machine's)")
-    profile = _profile(args, (str(Path(args.output).parent), args.dataset or "."))
+    output, folder = user_paths((args.output, args.dataset or "."))
+    profile = _profile(args, (str(Path(output).parent), folder))
     dataset = None
     if args.dataset:
         try:
-            dataset = analyze_dataset(args.dataset, _progress_bar())
+            dataset = analyze_dataset(folder, _progress_bar())
         except DatasetError as exc:
             raise CliError(str(exc)) from None
     rec = recommend(profile, Intent(args.type, args.priority), args.arch, dataset=dataset, trainer=args.trainer)
-    job = rec.job.set("datasets[].folder_path", str(Path(args.dataset).resolve())) if args.dataset else rec.job
+    job = rec.job.set("datasets[].folder_path", str(Path(folder).resolve())) if args.dataset else rec.job
     try:
-        path = save_job(job, args.output, overwrite=args.force)
+        path = save_job(job, output, overwrite=args.force)
     except FileExistsError:
         raise CliError(f"{args.output} exists; pass --force to replace it") from None
     print(f"wrote {path}: {rec.plan}" if rec.fits else f"wrote {path}, but it does not fit: {rec.why_not}",
@@ -95,13 +98,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"ok": report.ok, "issues": [
             {"code": i.code, "severity": i.severity, "field": i.field, "location": i.location,
-             "message": i.message, "fix": i.fix.label if i.fix else None} for i in report.issues]})
+             "message": i.message, "fix": i.fix.label if i.fix else None, "process": i.process}
+            for i in report.issues]})
     else:
         for i in report.issues:
             fix = f"  (fix: {i.fix.label})" if i.fix else ""
             print(f"{i.severity:<10} {i.location}: {i.message}{fix}")
         print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s), "
               f"{len(report.suggestions)} suggestion(s)")
+    failed = report.by_code("rule-failed")
+    if failed:  # a check crashed: the answer is unknown, not "yes" (nor "no")
+        print(f"nbwizard: internal error: {len(failed)} check(s) could not run, so the report is incomplete: "
+              f"{failed[0].message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0 if report.ok else EXIT_NO
 
 
@@ -147,8 +156,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.dataset import DatasetError, analyze_dataset
 
+    (folder,) = user_paths((args.folder,))
     try:
-        info = analyze_dataset(args.folder, _progress_bar(), caption_ext=args.caption_ext,
+        info = analyze_dataset(folder, _progress_bar(), caption_ext=args.caption_ext,
                                trigger_word=args.trigger)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
@@ -161,7 +171,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def _add_gpu(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", help="plan for this catalog card (e.g. 'RTX 4090', 'A100 80GB')")
-    p.add_argument("--ram", type=float, default=None, help="RAM in GB of the machine with --gpu")
+    p.add_argument("--ram", type=positive_number, default=None, help="RAM in GB of the machine with --gpu")
     p.add_argument("--detect", action="store_true", help="use this machine's detected hardware")
 
 

@@ -184,7 +184,7 @@ class Inputs(SimpleNamespace):
 def _num(v: Any, default: float, lo: float = -math.inf, hi: float = math.inf) -> float:
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past a float's range
         return default
     return default if not math.isfinite(f) else min(hi, max(lo, f))
 

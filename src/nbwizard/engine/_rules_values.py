@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from ._rules_config import flow_model
 from .settings import setting, settings
-from .validate import UNSET, Context, Fix, Issue, num
+from .validate import UNSET, Context, Fix, Issue, num, shown, unusable_number
 
 # §E: (setting, severity, what the trainer does with a value outside the list)
 _ENUMS = (
@@ -181,12 +181,22 @@ def caption_ext(ctx: Context) -> Iterator[Issue]:
 # ---- keys the trainer ignores ---------------------------------------------------------------------------------
 _WHERE = re.compile(r"config\.process\[(\d+)\]")
 _INDEX = re.compile(r"\[(\d+)\]\.[^.\[]+$")
+_LISTED_UNKNOWN = 50
 
 
 def unknown_keys(ctx: Context) -> Iterator[Issue]:
     """§A: keys no config class reads are silently ignored at every level, so a misspelling trains with the
-    default (``learning_rate:`` instead of ``lr:`` trains at lr = 1e-6)."""
-    for u in ctx.job.unknown_keys():
+    default (``learning_rate:`` instead of ``lr:`` trains at lr = 1e-6). Past ``_LISTED_UNKNOWN`` keys the rest are
+    counted in one issue: a file with thousands of stray keys was not typed by hand, and each listed issue costs the
+    wizard a row and a did-you-mean search."""
+    unknown = ctx.job.unknown_keys()
+    if len(unknown) > _LISTED_UNKNOWN:
+        rest = unknown[_LISTED_UNKNOWN:]
+        first = rest[0].where if len(rest[0].where) <= 60 else rest[0].where[:57] + "..."
+        yield Issue("unknown-keys-more", "warning", "job",
+                    f"{len(rest):,} more keys ai-toolkit does not read, such as '{first}': they are kept as written "
+                    "and the trainer ignores them.")
+    for u in unknown[:_LISTED_UNKNOWN]:
         proc = _WHERE.match(u.where)
         index_match = _INDEX.search(u.where)
         index = int(index_match.group(1)) if index_match else 0
@@ -265,20 +275,24 @@ def training_numbers(ctx: Context) -> Iterator[Issue]:
                                   ("train.batch_size", 1, 1, "at least 1"),
                                   ("train.gradient_accumulation", 1, 1, "at least 1")):
         value = num(ctx.get(path))
+        if unusable_number(ctx.get(path)):
+            continue  # NaN, infinity, past 64 bits: the number rule says so
         if value is None or value < low:
             yield Issue(f"{_slug(path.split('.')[-1])}-invalid", "error", path,
-                        f"{path.split('.')[-1]} must be {what} (it is {ctx.get(path)!r}).",
+                        f"{path.split('.')[-1]} must be {what} (it is {shown(ctx.get(path))}).",
                         fix=Fix.of(f"Use {good}", (path, good)))
     for i in ctx.datasets:
         value = ctx.get("datasets[].batch_size", i)
-        if value is not None and (num(value) or 0) < 1:
+        if value is not None and not unusable_number(value) and (num(value) or 0) < 1:
             yield Issue("batch-size-invalid", "error", "datasets[].batch_size", "A dataset's batch size must be at "
                         "least 1.", index=i, fix=Fix.of("Use train.batch_size", ("datasets[].batch_size", UNSET, i)))
     lr, optimizer = num(ctx.get("train.lr")), str(ctx.get("train.optimizer") or "").lower()
     good_lr = ctx.ui_default("train.lr", 1e-4)
-    if lr is None or lr <= 0:
+    if unusable_number(ctx.get("train.lr")):
+        pass  # the number rule says so
+    elif lr is None or lr <= 0:
         yield Issue("lr-invalid", "error", "train.lr", f"The learning rate must be above 0 (it is "
-                    f"{ctx.get('train.lr')!r}).", fix=Fix.of(f"Use {good_lr:g}", ("train.lr", good_lr)))
+                    f"{shown(ctx.get('train.lr'))}).", fix=Fix.of(f"Use {good_lr:g}", ("train.lr", good_lr)))
     elif optimizer.startswith(_ADAPTIVE_LR) and lr < 0.1:
         yield Issue("lr-replaced-by-optimizer", "suggestion", "train.lr",
                     f"{optimizer} sets its own step size: ai-toolkit replaces lr {lr:g} with 1.0.",

@@ -198,7 +198,10 @@ def _value(job: Any, path: str) -> Any:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and bool not in (type(a), type(b)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        try:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        except OverflowError:  # an integer past a float's range is close to nothing a float holds
+            return a == b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return a == b
@@ -293,7 +296,7 @@ def _warnings(report: Any, step: str) -> list[WarningLine]:
     lines = []
     for issue in getattr(report, "issues", None) or ():
         severity, path = _plain(getattr(issue, "severity", "warning")), getattr(issue, "field", None)
-        page = step_of(path)
+        page = step_of(path) if not getattr(issue, "process", 0) else None  # a later process entry: review only
         if page == step if step != "review" else (severity == "error" or page is None):
             lines.append(WarningLine(severity, path, _label(path), str(getattr(issue, "message", "")),
                                      getattr(issue, "fix", None) is not None, getattr(issue, "code", None)))

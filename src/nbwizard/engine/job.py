@@ -9,9 +9,10 @@ dumps back exactly what was loaded or set, and two jobs are equal when they writ
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -28,6 +29,8 @@ FREE_SECTIONS = {
 SECTION_ALIASES = {"first_sample": "sample"}
 
 MISSING = _MISSING = object()  # "the job writes no value here"
+# a section with more stray keys than this was not typed by hand: no did-you-mean for them (each costs ~1 ms)
+SUGGEST_MAX_KEYS = 200
 # The order ai-toolkit's own example jobs write a process entry's sections in; other children go alphabetically.
 _CHILD_ORDER = {k: i for i, k in enumerate(
     ["network", "save", "datasets[]", "train", "model", "sample", "first_sample", "logging", "slider", "guidance",
@@ -121,7 +124,8 @@ class JobBase(BaseModel):
     @property
     def process(self) -> Any:
         """The first process entry (the training process); an empty one when the job has none."""
-        processes = self.config.process  # type: ignore[attr-defined]
+        config = self.config  # type: ignore[attr-defined]
+        processes = config.process if config is not None else None  # ``config:`` left empty reads as null
         return processes[0] if processes else section_model("process")()
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,16 +134,29 @@ class JobBase(BaseModel):
 
     def _written(self) -> dict[str, Any]:
         """Setting path -> value for every setting the job writes (first item of list sections), built once."""
-        cached = self.__pydantic_private__.get("_written") if self.__pydantic_private__ else None
-        if cached is None:
-            cached = dict(_written_values(self.to_dict()))
-            if self.__pydantic_private__ is None:
-                object.__setattr__(self, "__pydantic_private__", {})
-            self.__pydantic_private__["_written"] = cached
-        return cached
+        return self._cached("_written", lambda: dict(_written_values(self.to_dict())))
+
+    def _written_items(self) -> dict[int, dict[str, Any]]:
+        """Item index -> {setting path -> value} for every item of the list sections (``datasets[]``,
+        ``sample.samples[]``), built once: reading all 300 datasets of a job is one pass, not 300."""
+        def build() -> dict[int, dict[str, Any]]:
+            out: dict[int, dict[str, Any]] = {}
+            for index, path, value in _item_values(self.to_dict()):
+                out.setdefault(index, {})[path] = value
+            return out
+        return self._cached("_items", build)
+
+    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
+        if self.__pydantic_private__ is None:
+            object.__setattr__(self, "__pydantic_private__", {})
+        if name not in self.__pydantic_private__:
+            self.__pydantic_private__[name] = build()
+        return self.__pydantic_private__[name]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JobBase) and self.to_dict() == other.to_dict()
+        """Jobs are equal when they write the same keys and values, value types included (``1``, ``1.0`` and
+        ``true`` differ in a file) and NaN equal to NaN (a job holding ``.nan`` equals its reload)."""
+        return isinstance(other, JobBase) and same_data(self.to_dict(), other.to_dict())
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -149,9 +166,9 @@ class JobBase(BaseModel):
 
         ``index`` picks the item of a list section (``datasets[]``, ``sample.samples[]``).
         """
-        if index == 0:
-            written = self._written()
-            known = find_setting(path)
+        known = find_setting(path)
+        if known is not None or index == 0:
+            written = self._written() if index == 0 or "[]" not in path else self._written_items().get(index, {})
             if path in written or known is not None:
                 value = written[path] if path in written else known.default  # type: ignore[union-attr]
                 return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
@@ -160,7 +177,7 @@ class JobBase(BaseModel):
             if isinstance(part, int):
                 node = node[part] if isinstance(node, list) and part < len(node) else _MISSING
             elif isinstance(node, BaseModel):
-                node = getattr(node, part) if part in type(node).model_fields else (
+                node = getattr(node, part) if part in _field_names(type(node)) else (
                     (node.__pydantic_extra__ or {}).get(part, _MISSING))
             elif isinstance(node, dict):
                 node = node.get(part, _MISSING)
@@ -182,6 +199,7 @@ class JobBase(BaseModel):
         """A new job with every ``path: value`` of ``values`` set, validated once."""
         data = self.to_dict()
         for path, value in values.items():
+            check_writable(value, path)
             put(data, path, copy.deepcopy(value), index)
         return type(self).model_validate(data)
 
@@ -225,6 +243,47 @@ class JobBase(BaseModel):
         return list(_walk_unknown(self, "job", ""))
 
 
+def same_data(a: Any, b: Any) -> bool:
+    """Whether plain data ``a`` and ``b`` are the same file content: same types (bool, int and float apart), same
+    keys in any order, NaN equal to NaN, and 0.0 apart from -0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (a == b and math.copysign(1, a) == math.copysign(1, b)) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_data(v, b[k]) for k, v in a.items()) and all(
+            type(k) is type(next(kb for kb in b if kb == k)) for k in a if not isinstance(k, str))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def check_writable(value: Any, where: str) -> None:
+    """Refuse text no job file can hold (a lone surrogate: Python text may have one, UTF-8 cannot)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if has_surrogate(item):
+                raise ValueError(f"{where}: the text holds a lone surrogate, which no job file can hold")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (checked at C speed: a 50 MB string takes milliseconds)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def lookup(data: Mapping[str, Any], path: str, index: int = 0, default: Any = MISSING) -> Any:
     """The value plain job data writes for setting ``path``, or ``default`` (``MISSING``) when it writes none."""
     node: Any = data
@@ -255,6 +314,11 @@ def put(data: dict[str, Any], path: str, value: Any, index: int = 0) -> None:
     node[parts[-1]] = value
 
 
+@cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
+
+
 def _plain(value: Any) -> Any:
     """Section objects as the plain data they write (a free-form dict reads as a dict, set or not)."""
     if isinstance(value, BaseModel):
@@ -266,8 +330,10 @@ def _plain(value: Any) -> Any:
 
 def _walk_unknown(node: BaseModel, section: str, where: str) -> Iterator[UnknownKey]:
     if section not in FREE_SECTIONS:
-        for key in node.__pydantic_extra__ or {}:
-            yield UnknownKey(f"{where}.{key}".lstrip("."), section, key, suggest_key(section, key))
+        extras = node.__pydantic_extra__ or {}
+        guess = len(extras) <= SUGGEST_MAX_KEYS
+        for key in extras:
+            yield UnknownKey(f"{where}.{key}".lstrip("."), section, key, suggest_key(section, key) if guess else None)
     for key in node.model_fields_set:
         value = getattr(node, key)
         child = _child_section_name(section, key)
@@ -328,6 +394,31 @@ def _section_values(data: Mapping[str, Any], prefix: str, known: Mapping[str, An
             for item in value if every_item else value[:1]:
                 if isinstance(item, dict):
                     yield from _section_values(item, f"{path}[].", known, sections, every_item)
+
+
+def _item_values(data: Mapping[str, Any]) -> Iterator[tuple[int, str, Any]]:
+    """(item index, setting path, value) for every setting written inside an item of a list section of the first
+    process entry (``datasets[3].resolution`` -> ``3, "datasets[].resolution"``)."""
+    from .settings import _by_path
+
+    known, sections = _by_path(), _section_names()
+    config = data.get("config")
+    entries = config.get("process") if isinstance(config, dict) else None
+    if not (isinstance(entries, list) and entries and isinstance(entries[0], dict)):
+        return
+    stack: list[tuple[Mapping[Any, Any], str, int | None]] = [(entries[0], "", None)]
+    while stack:
+        node, prefix, index = stack.pop()
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if not prefix and (f"process.{key}" in known or f"process.{key}" in sections):
+                path = f"process.{key}"
+            if index is not None and path in known:
+                yield index, path, value
+            if isinstance(value, dict):
+                stack.append((value, f"{path}.", index))
+            elif isinstance(value, list) and f"{path}[]" in sections:
+                stack.extend((item, f"{path}[].", i) for i, item in enumerate(value) if isinstance(item, dict))
 
 
 @cache

@@ -14,12 +14,14 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 _SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!etc)(?<!vs)\.\s")
+
+_SUGGEST_KEY_CHARS = 64
 
 TRAINERS = ("upstream", "extended")
 """Trainer flavours: upstream ai-toolkit, and the extended fork that adds batch auto-scaling and prefetch keys."""
@@ -202,8 +204,12 @@ def step_settings(step: str, *, common: bool | None = None, trainer: str | None 
     )
 
 
+@lru_cache(maxsize=4096)
 def suggest_key(section: str, key: str) -> str | None:
-    """The real key of ``section`` a stray ``key`` most likely meant (alias first, then spelling)."""
+    """The real key of ``section`` a stray ``key`` most likely meant (alias first, then spelling); remembered, as
+    the job model, the validation and the advisor ask for the same key (a search costs ~1 ms)."""
+    if not isinstance(key, str) or len(key) > _SUGGEST_KEY_CHARS:
+        return None  # no setting's key is that long: a pasted paragraph is nobody's typo
     known = section_settings(section)
     for s in known.values():
         if key in s.aliases:

@@ -23,11 +23,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import import_module
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 from .job import MISSING, lookup
 
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 Severity = Literal["error", "warning", "suggestion"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "suggestion")
 # modules that hold the rules, in the order their issues are listed
-_RULE_MODULES = ("_rules_config", "_rules_model", "_rules_values", "_rules_data")
+_RULE_MODULES = ("_rules_input", "_rules_config", "_rules_model", "_rules_values", "_rules_data")
 
 
 class _Unset:
@@ -85,13 +87,15 @@ class Issue:
     message: str
     index: int | None = None    # the dataset (or sample) index for list sections
     fix: Fix | None = None
+    process: int = 0            # the process entry (``config.process[i]``); fixes apply to process 0 only
 
     @property
     def location(self) -> str:
-        """Where the setting sits, with its index: ``datasets[1].resolution``."""
-        if self.index is None or "[]" not in self.field:
-            return self.field
-        return self.field.replace("[]", f"[{self.index}]", 1)
+        """Where the setting sits, with its index: ``datasets[1].resolution`` (``config.process[1].…`` for a
+        later process entry)."""
+        where = self.field if self.index is None or "[]" not in self.field else \
+            self.field.replace("[]", f"[{self.index}]", 1)
+        return f"config.process[{self.process}].{where.removeprefix('process.')}" if self.process else where
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,8 @@ class Context:
 
     @property
     def has_process(self) -> bool:
-        return bool(self.data.get("config", {}).get("process"))
+        config = self.data.get("config")
+        return isinstance(config, dict) and bool(config.get("process"))
 
     def ui_default(self, path: str, fallback: Any = None) -> Any:
         """The trainer UI's value for ``path`` on this arch, else ``fallback``."""
@@ -193,10 +198,26 @@ Rule = Callable[[Context], Iterable[Issue]]
 
 
 def num(value: Any) -> float | None:
-    """``value`` as a number, or None when it is not one (bools and strings are not numbers here)."""
+    """``value`` as a finite number, or None when it is not one: bools and strings are not numbers here, and
+    neither are NaN, ±inf and integers too large for a float (:func:`unusable_number`; one rule reports those)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def unusable_number(value: Any) -> bool:
+    """Whether ``value`` is a number no arithmetic can use: NaN, ±inf, or an integer past a float's range."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and num(value) is None
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` for a message: its repr, cut short (a 400-digit number or a pasted essay stays readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @cache
@@ -235,18 +256,47 @@ def validate(job: Any, profile: Any = None, trainer: str = "upstream", *, datase
             "not-a-training-job", "warning", "job",
             f"This is a '{kind}' job. nbwizard checks, predicts and recommends ai-toolkit's training jobs "
             "('job: extension'); this one is kept exactly as written but not checked."),))
-    ctx = Context(job, trainer, profile, dataset, prediction)
+    issues = _run_rules(Context(job, trainer, profile, dataset, prediction))
+    # ai-toolkit runs every process entry in turn: each later one is checked as if it were the only one (the
+    # profile, dataset analysis and prediction describe the first, so they are left out)
+    for n, view in _later_processes(job):
+        issues.extend(dataclasses.replace(i, process=n, fix=None) for i in _run_rules(Context(view, trainer))
+                      if i.code not in _JOB_WIDE_CODES and not i.field.startswith(_ROOT_FIELDS))
+    order = {s: n for n, s in enumerate(SEVERITIES)}
+    return ValidationReport(tuple(sorted(issues, key=lambda i: order[i.severity])))
+
+
+# issues a later process entry's check repeats from the whole job's (root keys; unknown keys, listed for every
+# process entry by the first check)
+_JOB_WIDE_CODES = {"unknown-key", "unknown-key-typo", "env-placeholder", "value-not-json", "rule-failed"}
+_ROOT_FIELDS = ("job", "config.", "meta.")
+
+
+def _run_rules(ctx: Context) -> list[Issue]:
     issues: list[Issue] = []
     for rule in rules():
         try:
             issues.extend(rule(ctx))
         except Exception as exc:  # a rule bug must not hide the others; it is logged and shown, not swallowed
-            log.exception("validation rule %s failed", rule.__name__)
+            log.error("validation rule %s failed: %s: %s", rule.__name__, type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
             issues.append(Issue("rule-failed", "warning", "job",
                                 f"The check '{rule.__name__}' could not run on this job ({type(exc).__name__}: "
                                 f"{exc}); its findings are missing from this report."))
-    order = {s: n for n, s in enumerate(SEVERITIES)}
-    return ValidationReport(tuple(sorted(issues, key=lambda i: order[i.severity])))
+    return issues
+
+
+def _later_processes(job: Any) -> Iterator[tuple[int, Any]]:
+    """(n, a job whose only process entry is entry n) for each training process entry after the first."""
+    data = job.to_dict()
+    config = data.get("config")
+    entries = config.get("process") if isinstance(config, dict) else None
+    if not isinstance(entries, list):
+        return
+    for n, entry in enumerate(entries[1:], start=1):
+        view = type(job).model_validate({**data, "config": {**config, "process": [entry]}})
+        if is_training_job(view):
+            yield n, view
 
 
 def is_training_job(job: Any) -> bool:

@@ -1,119 +1,99 @@
 """Reading and writing ai-toolkit job files (YAML or JSON): safe, lossless, commented, atomic.
 
 * ``load_job`` reads with a safe loader that also reads ``1e-4`` as a number (plain YAML 1.1 reads it as a
-  string; ai-toolkit's own loader adds the same rule), refuses duplicate keys, and reports any problem with the
-  line it is on. Nothing is half-loaded: it returns a whole job or raises :class:`JobError`.
-* ``dump_job`` writes YAML that ai-toolkit's loader reads, in a stable key order, with a one-line comment per
-  setting taken from its description.
+  string; ai-toolkit's own loader adds the same rule), takes merge keys (``<<: *defaults``) as ai-toolkit's loader
+  does, refuses duplicate keys, and reports any problem with the line it is on. Hostile files (huge, deeply nested,
+  alias bombs, pipes and devices) are refused cheaply, naming the limit (:mod:`._yaml_read`). Nothing is
+  half-loaded: it returns a whole job or raises :class:`JobError`.
+* ``dump_job`` writes YAML that ai-toolkit's loader reads back exactly, that a shell cannot run
+  (:mod:`._yaml_write`), in a stable key order, with a one-line comment per setting taken from its description.
 * ``save_job`` writes through a temporary file and a rename, and never replaces a file unless told to.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from .job import FREE_SECTIONS, ROOT_SECTIONS, JobBase, job_model
+from ._yaml_read import MAX_DEPTH, MAX_JOB_BYTES, MAX_NODES, JobError, Problem, _Loader, parse, read_source
+from ._yaml_write import UnwritableValue, scalar as _scalar
+from .job import FREE_SECTIONS, ROOT_SECTIONS, SUGGEST_MAX_KEYS, JobBase, has_surrogate, job_model
+from .paths import user_path
 from .settings import find_setting, section_settings, suggest_key
 
-# YAML 1.1's float pattern requires a dot; this one also takes "1e-4" and "5E+3", as ai-toolkit's loader does.
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-
-
-_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same rules, faster
-
-
-class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
-    """Safe loader with the number rule above and no silent duplicate keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise JobError(f"duplicate key {key!r} (first on line {seen[key]})", line=key_node.start_mark.line + 1)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-for _first in "-+0123456789.":
-    _Loader.yaml_implicit_resolvers[_first] = [
-        (tag, rx) for tag, rx in _Loader.yaml_implicit_resolvers.get(_first, []) if tag != "tag:yaml.org,2002:float"
-    ]
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-
-
-class _Dumper(yaml.SafeDumper):
-    """Safe dumper that knows the loader's number rule, so it quotes a string such as "1e-4"."""
-
-
-_Dumper.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a job file: where (file location and line) and what."""
-
-    where: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        at = f"line {self.line}: " if self.line else ""
-        return f"{at}{self.where}: {self.message}" if self.where else f"{at}{self.message}"
-
-
-class JobError(ValueError):
-    """A job that could not be read; ``problems`` lists each problem with its line."""
-
-    def __init__(self, message: str, *, line: int | None = None, problems: list[Problem] | None = None):
-        self.problems = problems or [Problem("", message, line)]
-        self.line = line if line is not None else self.problems[0].line
-        super().__init__("\n".join(str(p) for p in self.problems) if problems else (
-            f"line {line}: {message}" if line else message))
+__all__ = ["MAX_DEPTH", "MAX_JOB_BYTES", "MAX_NODES", "JobError", "Problem", "UnwritableValue", "dump_job",
+           "load_job", "save_job", "_Loader", "_scalar"]
 
 
 # -- loading --------------------------------------------------------------------------------------------------
 
-def load_job(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobBase:
+def load_job(source: str | os.PathLike[str] | Mapping[str, Any], *, as_text: bool | None = None) -> JobBase:
     """Read an ai-toolkit job from a file path, YAML/JSON text, or a dict.
+
+    A ``Path`` is always a file; a string is YAML text when it holds a line break, starts with ``{`` or reads
+    ``key: value`` (and names no file), else a file name. ``as_text`` says which it is instead of guessing.
 
     Raises:
         JobError: unreadable file, malformed YAML, a value of the wrong type (with its line), a job that is not
-            a mapping. The message names the line and the problem.
+            a mapping, a file past the size / value limits. The message names the line and the problem.
     """
     lines: dict[tuple[Any, ...], int] = {}
     if isinstance(source, Mapping):
         data: Any = dict(source)
+        _check_data(data)
     else:
-        text = _read_text(source)
-        data, lines = _parse(text)
+        data, lines = parse(read_source(source, as_text))
     if not isinstance(data, dict):
-        raise JobError(f"a job file holds a mapping (job:, config:, meta:), not {type(data).__name__}", line=1)
+        raise JobError(f"a job file holds a mapping (job:, config:, meta:), not {_kind(data)}", line=1)
     try:
         job = job_model().model_validate(data)
     except ValidationError as exc:
         raise JobError("invalid job", problems=_problems(exc.errors(), lines)) from None
+    except RecursionError:
+        raise JobError(f"values nested too deeply (more than {MAX_DEPTH} levels?)") from None
     quoted = tuple(_quoted_numbers(data))
     if quoted:
         job.__pydantic_private__ = {**(job.__pydantic_private__ or {}), "_quoted": quoted}
     return job
+
+
+def _kind(value: Any) -> str:
+    return {"NoneType": "nothing (null)", "str": "text", "list": "a list", "int": "a number",
+            "float": "a number", "bool": "true/false"}.get(type(value).__name__, type(value).__name__)
+
+
+def _check_data(data: Any) -> None:
+    """Refuse plain data (a dict from JSON or a template) that no job file could hold: more than ``MAX_NODES``
+    values (a value inside itself never ends, so it stops here too), nesting past ``MAX_DEPTH``, text with lone
+    surrogates."""
+    count = 0
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise JobError(f"the job holds more than {MAX_NODES:,} values; a job holds a few hundred")
+        if depth > MAX_DEPTH:
+            raise JobError(f"{where or 'the job'}: values nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, (dict, list, tuple)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    _check_text(key, where)
+                here = f"{where}[{key}]" if not isinstance(value, dict) else (f"{where}.{key}" if where else str(key))
+                stack.append((item, depth + 1, here))
+
+
+def _check_text(text: str, where: str) -> None:
+    if has_surrogate(text):
+        raise JobError(f"{where or 'the job'}: the text holds a lone surrogate, which no job file can hold")
 
 
 def _quoted_numbers(data: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
@@ -128,62 +108,6 @@ def _quoted_numbers(data: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
         known = find_setting(path)
         if isinstance(value, str) and known is not None and known.type.split("|")[0] in ("int", "float"):
             yield path, 0, value
-
-
-def _read_text(source: str | os.PathLike[str]) -> str:
-    if isinstance(source, str) and ("\n" in source or ":" in source.split("/")[0] or not source.strip()):
-        return source
-    path = Path(source).expanduser()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise JobError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise JobError(f"{path} is a folder, not a job file") from None
-    except PermissionError:
-        raise JobError(f"no permission to read {path}") from None
-    except UnicodeDecodeError as exc:
-        raise JobError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise JobError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _parse(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                raise JobError("the file is empty", line=1)
-            data = loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except JobError:
-        raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        context = f" ({exc.context} started on line {exc.context_mark.line + 1})" if (
-            exc.context and exc.context_mark) else ""
-        raise JobError(f"malformed YAML: {exc.problem or exc.context}{context}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise JobError(f"malformed YAML: {exc}") from None
-    lines: dict[tuple[Any, ...], int] = {}
-    _record_lines(node, (), lines)
-    return data, lines
-
-
-def _record_lines(node: yaml.Node, loc: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = (key.value,)
-            out[loc + k] = key.start_mark.line + 1
-            _record_lines(value, loc + k, out)
-            out[loc + k] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _record_lines(item, loc + (i,), out)
 
 
 def _problems(errors: list[Any], lines: Mapping[tuple[Any, ...], int]) -> list[Problem]:
@@ -201,19 +125,31 @@ def _problems(errors: list[Any], lines: Mapping[tuple[Any, ...], int]) -> list[P
 def _problem(err: Mapping[str, Any], lines: Mapping[tuple[Any, ...], int]) -> Problem:
     # pydantic adds the union member's type name to the location (e.g. ``lr.float``); drop those parts
     loc = tuple(p for p in err["loc"] if isinstance(p, int) or not _is_type_tag(p))
-    line = None
+    if err.get("type") == "invalid_key":  # the key itself is the problem: its location is its section
+        key, loc = loc[-1] if loc else err.get("input"), loc[:-1]
+        return Problem(_where(loc), f"the key {_scalar(key)} is not text: a setting's name is text (write it in "
+                                    f"quotes: '{key}')", _line_of(loc + (str(key),), lines))
+    value = err.get("input")
+    shown = _short_repr(value) if not isinstance(value, (dict, list)) else _kind(value)
+    return Problem(_where(loc), f"{err['msg']} (got {shown})", _line_of(loc, lines))
+
+
+def _line_of(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
     for n in range(len(loc), -1, -1):
         key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:n])
         if key in lines:
-            line = lines[key]
-            break
-    value = err.get("input")
-    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-    return Problem(_where(loc), f"{err['msg']} (got {shown})", line)
+            return lines[key]
+    return None
 
 
-def _is_type_tag(part: str) -> bool:
-    return bool(re.fullmatch(r"(bool|int|float|str|dict\[.*\]|list\[.*\]|none|.*Section)", part))
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_type_tag(part: Any) -> bool:
+    return isinstance(part, str) and bool(re.fullmatch(r"(bool|int|float|str|dict\[.*\]|list\[.*\]|none|.*Section)",
+                                                         part))
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -231,16 +167,19 @@ def dump_job(job: JobBase | Mapping[str, Any], comments: bool = True) -> str:
     return "".join(_emit_mapping(data, 0, "job", comments))
 
 
-def _emit_mapping(data: Mapping[str, Any], indent: int, section: str, comments: bool,
+def _emit_mapping(data: Mapping[Any, Any], indent: int, section: str, comments: bool,
                   first_prefix: str | None = None) -> Iterator[str]:
     pad = " " * indent
+    guess = len(data) <= SUGGEST_MAX_KEYS
     for n, (key, value) in enumerate(data.items()):
         lead = first_prefix if (first_prefix is not None and n == 0) else pad
         container = isinstance(value, (dict, list)) and bool(value) and not _is_free(section)
-        note = f"  # {_comment(section, key, container)}" if comments else ""
+        note = f"  # {_comment(section, key, container, guess)}" if comments else ""
         label = _scalar(key)
-        child = _child(section, key)
-        if isinstance(value, dict) and value:
+        child = _child(section, key) if isinstance(key, str) else "?"
+        if len(label) > _KEY_CHARS:  # past 1024 characters YAML needs an explicit "? key" (value kept on one line)
+            yield f"{lead}? {label}\n{pad}: {_scalar(value)}{note}\n"
+        elif isinstance(value, dict) and value:
             yield f"{lead}{label}:{note}\n"
             yield from _emit_mapping(value, indent + 2, child, comments)
         elif isinstance(value, list) and value and all(isinstance(v, dict) and v for v in value):
@@ -268,7 +207,10 @@ def _child(section: str, key: str) -> str:
     return name + "[]" if key in ("samples", "validation_items") else name
 
 
-def _comment(section: str, key: str, container: bool) -> str:
+def _comment(section: str, key: Any, container: bool, guess: bool = True) -> str:
+    if not isinstance(key, str):  # YAML allows number / null / true keys; no setting is named by one
+        return "passed to the trainer as written" if _is_free(section) else "not a setting ai-toolkit reads " \
+            "(kept as written)"
     path = "job" if section == "job" and key == "job" else f"{'sample' if section == 'first_sample' else section}.{key}"
     known = find_setting(path)
     if known is not None:
@@ -279,7 +221,7 @@ def _comment(section: str, key: str, container: bool) -> str:
         return f"{key.replace('_', ' ')} settings"
     if _is_free(section):
         return "passed to the trainer as written"
-    suggestion = suggest_key(section, key)
+    suggestion = suggest_key(section, key) if guess else None
     hint = f"; did you mean '{suggestion}'?" if suggestion else " (kept as written)"
     return f"not a setting ai-toolkit reads{hint}"
 
@@ -298,30 +240,9 @@ _SECTION_NOTES = {
 }
 
 
-# characters a YAML reader treats as line breaks: strings holding one are written double-quoted (escaped)
+# characters a YAML reader treats as line breaks: a list holding such strings is written one item per line
 _LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
-_PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
-_SPECIAL_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
-
-
-def _scalar(value: Any) -> str:
-    """One value as single-line flow YAML (strings quoted where the loader needs it, floats exact)."""
-    # fast paths for the common scalars; everything else goes through the YAML dumper
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        text = repr(value)
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
-    if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _SPECIAL_WORDS:
-        return value
-    style = '"' if isinstance(value, str) and _LINE_BREAKS.intersection(value) else None
-    text = yaml.dump(value, Dumper=_Dumper, default_style=style, default_flow_style=True, width=math.inf,
-                     allow_unicode=True).strip()
-    return text[:-4].rstrip() if text.endswith("\n...") else text
+_KEY_CHARS = 1000  # YAML's implicit keys hold at most 1024 characters
 
 
 # -- saving ---------------------------------------------------------------------------------------------------
@@ -331,17 +252,20 @@ def save_job(job: JobBase, path: str | os.PathLike[str], overwrite: bool = False
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
+        IsADirectoryError: ``path`` is a folder.
+        ValueError: no file name, a path that cannot be understood (``~nouser/``), or a value no file can hold
+            (:class:`UnwritableValue`); nothing is written then.
     """
     raw = os.fspath(path)
     if not raw.strip():
         raise ValueError("no file name given")
-    target = Path(raw).expanduser()
+    target = user_path(raw)
     if raw.endswith(("/", os.sep)) or target.is_dir():
         raise IsADirectoryError(f"{target} is a folder: add a file name such as {target / 'job.yaml'}")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    text = dump_job(job, comments=comments)  # before anything is created: a value no file can hold stops here
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = dump_job(job, comments=comments)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.chmod(tmp, _file_mode(target))

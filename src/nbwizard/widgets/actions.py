@@ -11,9 +11,12 @@ from ..engine.dataset import DatasetError, analyze_dataset
 from ..engine.intent import Intent
 from ..engine.state import imported_state, state_summary
 from ..engine.validate import apply_fix, is_training_job
-from ..engine.yamlio import JobError, load_job, save_job
+from ..engine.yamlio import MAX_JOB_BYTES, JobError, load_job, save_job
 from . import render
 from .guard import _guarded
+
+
+_LISTED = 20  # stray keys named after an import; a file with thousands was not typed by hand
 
 
 class FileActions:
@@ -111,9 +114,11 @@ class FileActions:
             self.preflight.message.value = f"<p>Deleted template “{html.escape(name)}”.</p>"
 
     @_guarded
-    def _import(self, source: Any) -> None:
+    def _import(self, source: Any, as_text: bool = False) -> None:
+        """Import a job: ``source`` is the path typed in the import box (always a file name, even one holding
+        ':'), or with ``as_text`` the text of an uploaded file."""
         try:
-            job = load_job(source)
+            job = load_job(source, as_text=as_text)
         except JobError as exc:
             self.preflight.message.value = ("<p class='nbw-bad' role='alert'>✗ Could not import: "
                                             f"{html.escape(str(exc))}</p>")
@@ -127,7 +132,8 @@ class FileActions:
         unknown = job.unknown_keys()
         kept = "".join(f"<li><code>{html.escape(u.where)}</code>" + (
             f" — did you mean <code>{html.escape(u.suggestion)}</code>?" if u.suggestion else "") + "</li>"
-            for u in unknown)
+            for u in unknown[:_LISTED]) + (f"<li>… and {len(unknown) - _LISTED:,} more</li>" if len(unknown) > _LISTED
+                                          else "")
         self.preflight.message.value = (
             f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings.</p>"
             + (f"<p>Kept as written, but ai-toolkit does not read them:</p><ul>{kept}</ul>" if unknown else ""))
@@ -136,7 +142,12 @@ class FileActions:
         files = change["new"]
         if files:
             content = files[0]["content"]
-            self._import(bytes(content).decode("utf-8", errors="replace"))
+            if len(content) > MAX_JOB_BYTES:  # refused before it is decoded or parsed
+                self.preflight.message.value = (
+                    f"<p class='nbw-bad' role='alert'>✗ Could not import: the file is {len(content) / 2**20:.1f} MiB; "
+                    f"a job file is at most {MAX_JOB_BYTES // 2**20} MiB (real jobs are a few KB).</p>")
+                return
+            self._import(bytes(content).decode("utf-8", errors="replace"), as_text=True)
 
     @_guarded
     def _save(self) -> None:
@@ -152,7 +163,7 @@ class FileActions:
             self.review.message.value = ("<p class='nbw-warn' role='alert'>⚠ That file exists. Tick “Replace the "
                                          "file if it exists” to overwrite it, or choose another name.</p>")
             return
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a folder, no name, ~nouser/, a value no file can hold
             self.review.message.value = f"<p class='nbw-bad' role='alert'>✗ Could not save: {html.escape(str(exc))}</p>"
             return
         self._saved_path = Path(path).resolve()

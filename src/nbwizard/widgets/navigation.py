@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import html
 import os
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
 from ..engine.advisor import step_of
 from ..engine.changes import state_changes
+from ..engine.paths import user_path
 from ..engine.settings import STEPS
 from . import render
 from .controls import row_key
@@ -176,7 +176,12 @@ class Navigation:
         return names[0] if names else None
 
     # -- where files go ---------------------------------------------------------------------------------------
-    def _resolve(self, typed: str) -> Path:
-        """A path the person typed: ``~`` expanded, a relative one taken from the folder the wizard works in."""
-        path = Path(typed.strip()).expanduser()
-        return path if path.is_absolute() else self._output_dir / path
+    def _resolve(self, typed: str) -> str:
+        """A path the person typed: ``~`` expanded, a relative one taken from the folder the wizard works in (not
+        the kernel's, which Voilà puts beside the notebook). Raises ``PathError`` for an unknown ``~user``."""
+        text = typed.strip()
+        if not text:
+            return typed  # saving says "no file name given"
+        path = user_path(text)
+        full = path if path.is_absolute() else self._output_dir / path
+        return str(full) + (os.sep if text.endswith(("/", os.sep)) else "")

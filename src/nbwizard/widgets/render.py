@@ -5,6 +5,7 @@ State is never shown by colour alone: every coloured mark also carries a word an
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import Any, Iterable
 
@@ -189,8 +190,30 @@ def _bullets(items: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
 
 
+# the preview shows this much of the YAML: a real job is a few KB; a huge one (up to the 5 MiB a job file may have)
+# would make the page sluggish, and the download and copy still carry all of it
+PREVIEW_CHARS = 200_000
+
+
 def yaml_preview(text: str) -> str:
-    return f"<pre class='nbw-yaml' id='nbw-yaml'>{esc(text)}</pre>"
+    if len(text) <= PREVIEW_CHARS:
+        return f"<pre class='nbw-yaml' id='nbw-yaml'>{esc(text)}</pre>"
+    shown = text[:PREVIEW_CHARS].rsplit("\n", 1)[0]
+    rest = text.count("\n") - shown.count("\n")
+    return (f"<pre class='nbw-yaml' id='nbw-yaml' data-truncated='1'>{esc(shown)}</pre>"
+            f"<p class='nbw-muted'>… {rest:,} more lines: download the file (or copy it) to see all of it.</p>")
+
+
+def download_links(name: str, text: str) -> str:
+    """A download link carrying the YAML, and a copy button (copying the preview, or the whole file when the
+    preview shows only its start)."""
+    data = base64.b64encode(text.encode()).decode()
+    whole = ("fetch(document.getElementById('nbw-download').href).then(r => r.text())"
+             ".then(t => navigator.clipboard.writeText(t))")
+    preview = "navigator.clipboard.writeText(document.getElementById('nbw-yaml').innerText)"
+    copy_js = whole if len(text) > PREVIEW_CHARS else preview
+    return (f"<a id='nbw-download' download='{name}' href='data:text/yaml;base64,{data}'>⬇ Download {name}</a> "
+            f"&nbsp; <button onclick=\"{copy_js}\">Copy YAML</button>")
 
 
 def dataset_report(info: Any) -> str:

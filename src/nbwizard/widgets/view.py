@@ -5,7 +5,6 @@ Rendering writes into widgets built once and never marks a value as the user's.
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
 from pathlib import Path
@@ -17,10 +16,11 @@ from ..engine.advisor import PAGES, advise, compare
 from ..engine.items import item_count
 from ..engine.job import MISSING, lookup
 from ..engine.models import model_info, models
+from ..engine.paths import safe_file_name
 from ..engine.runs.correction import corrected, gpu_name
 from ..engine.settings import STEPS, applies
 from ..engine.state import Derived, WizardState
-from ..engine.yamlio import _scalar, dump_job
+from ..engine.yamlio import UnwritableValue, _scalar, dump_job
 from . import render
 from .controls import SettingControl, placeholder
 from .guard import log
@@ -63,8 +63,10 @@ class Renderer:
         title = "Pre-flight" if page == "preflight" else "Review" if page in ("review", *LAUNCH_PAGES) \
             else setting_title(page)
         self.advisor.value = render.advisor(advice, title, elsewhere)
-        if not self._save_path_edited:  # the file name follows the job's name until the user picks one
-            self.review.save_path.value = str(self._output_dir / f"{job.get('config.name') or 'job'}.yaml")
+        if not self._save_path_edited:  # the file name follows the job's name until the user picks one; only a
+            # name the user types can leave the output folder (a job name such as ../x or a/b cannot)
+            name = job.get("config.name")
+            self.review.save_path.value = str(self._output_dir / f"{safe_file_name(str(name or ''), 'job')}.yaml")
         if page == "review":
             self._render_review(state, derived)
         elif page in LAUNCH_PAGES:
@@ -149,7 +151,8 @@ class Renderer:
         data = job.to_dict()
         issues: dict[tuple[str, int], list[Any]] = {}
         for issue in derived.report.issues:
-            issues.setdefault((issue.field, issue.index or 0), []).append(issue)
+            if not getattr(issue, "process", 0):  # a later process entry's issue is not about these controls
+                issues.setdefault((issue.field, issue.index or 0), []).append(issue)
         for row in rows:
             s, path, index = row.setting, row.setting.path, row.index
             self._row_version[row.key] = self._version
@@ -181,7 +184,8 @@ class Renderer:
         rows = []
         for issue in derived.report.issues:
             mark, word, cls = render.SEVERITY_WORDS[issue.severity]
-            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(issue.field)}</code>: "
+            where = issue.location if issue.process else issue.field
+            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(where)}</code>: "
                           f"{html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
             if issue.fix is not None:
                 b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto"))
@@ -196,17 +200,26 @@ class Renderer:
             ["Setting", "Yours", "Recommended", "Why", "Matters"],
             [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
              for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
-        text = dump_job(state.job)
-        rv.yaml.value = render.yaml_preview(text)
-        blocked = not derived.report.ok
+        text, problem = self._job_yaml(state.job)
+        rv.yaml.value = render.yaml_preview(text) if problem is None else \
+            f"<p class='nbw-bad' role='alert'>✗ This job cannot be written to a file: {html.escape(problem)}</p>"
+        blocked = not derived.report.ok or problem is not None
         rv.save.disabled = blocked
         name = html.escape(Path(rv.save_path.value or "job.yaml").name)
-        data = base64.b64encode(text.encode()).decode()
-        copy_js = "navigator.clipboard.writeText(document.getElementById('nbw-yaml').innerText)"
         rv.download.value = ("<p class='nbw-bad'>✗ Saving and downloading are blocked until the errors are fixed.</p>"
-                             if blocked else
-                             f"<a download='{name}' href='data:text/yaml;base64,{data}'>⬇ Download {name}</a> "
-                             f"&nbsp; <button onclick=\"{copy_js}\">Copy YAML</button>")
+                             if blocked else render.download_links(name, text))
+
+    def _job_yaml(self, job: Any) -> tuple[str, str | None]:
+        """The job's YAML (and why it cannot be written, if so), dumped once per job: the review page renders on
+        every change, the YAML only changes with the job (jobs are immutable, so identity is enough)."""
+        cached = getattr(self, "_yaml_cache", None)
+        if cached is None or cached[0] is not job:
+            try:
+                cached = (job, dump_job(job), None)
+            except UnwritableValue as exc:
+                cached = (job, "", str(exc))
+            self._yaml_cache = cached
+        return cached[1], cached[2]
 
 
 def setting_title(page: str) -> str:
