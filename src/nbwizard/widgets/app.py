@@ -164,6 +164,7 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
             "template.replace": pf.template_replace, "import.path": pf.import_path,
             "import.upload": pf.upload, "review.save_path": self.review.save_path,
             "review.overwrite": self.review.overwrite}
+        self.preflight.template_pick.refresh = self._refresh_templates
         self._refresh_templates()
 
     def _make_row(self, s: Setting, index: int = 0, compact: bool = False) -> SettingControl:

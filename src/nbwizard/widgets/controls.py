@@ -167,9 +167,9 @@ class SettingControl:
                            layout=w.Layout(margin=margin, display="none" if compact else None))
         self.note = w.HTML("", layout=w.Layout(margin=margin))
         self.apply = w.Button(description="Apply recommended", tooltip=f"Use the recommended {setting.label}",
-                              layout=w.Layout(display="none", width="auto"))
+                              layout=w.Layout(display="none", width="auto", flex="0 0 auto"))
         self.apply.on_click(lambda _: on_apply(setting.path))
-        self.box = w.VBox([w.HBox([self.input, self.apply]), self.help, self.note],
+        self.box = w.VBox([w.HBox([self.input, self.apply], layout=w.Layout(flex_flow="row wrap")), self.help, self.note],
                           layout=w.Layout(margin="0 12px 6px 0" if compact else "0 0 6px 0",
                                           width="100%" if compact and setting.type.startswith("str") else None,
                                           flex="0 0 auto"))

@@ -18,6 +18,25 @@ from .items import ITEM_SECTIONS, ItemList
 _LABELLED = {"description_width": "200px"}
 
 
+class FreshDropdown(w.Dropdown):
+    """A drop-down that lists its options again each time a page asks the kernel for its whole state: a page load
+    (Voilà runs the notebook before the request comes) or a reload shows what is on disk now."""
+
+    def __init__(self, **kwargs: Any):
+        self.refresh: Callable[[], None] | None = None
+        self._refreshing = False
+        super().__init__(**kwargs)
+
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        if key is None and self.refresh is not None and not self._refreshing:  # the whole state: a page wants it
+            self._refreshing = True
+            try:
+                self.refresh()
+            finally:
+                self._refreshing = False
+        return super().get_state(key=key, drop_defaults=drop_defaults)
+
+
 def _toggle(options: tuple[str, ...], label: str, tooltip: str) -> w.ToggleButtons:
     return w.ToggleButtons(options=[(o.capitalize(), o) for o in options], description=label, tooltip=tooltip,
                            style={**_LABELLED, "button_width": "110px"})
@@ -47,10 +66,12 @@ class PreflightPage:
         self.confirm = w.Button(description="Confirm hardware profile", button_style="primary",
                                 tooltip="Use these values and go to the first step")
         # templates and import
-        self.template_name = w.Text(description="Template name", style=_LABELLED, continuous_update=False)
+        self.template_name = w.Text(description="Template name", style=_LABELLED, continuous_update=False,
+                                    layout=w.Layout(width="min(460px,100%)"))
         self.template_save = w.Button(description="Save template")
         self.template_replace = w.Checkbox(description="Replace a template of that name", indent=False)
-        self.template_pick = w.Dropdown(options=[], description="Saved templates", style=_LABELLED)
+        self.template_pick = FreshDropdown(options=[], description="Saved templates", style=_LABELLED,
+                                           layout=w.Layout(width="min(460px,100%)"))
         self.template_load = w.Button(description="Load")
         self.template_delete = w.Button(description="Delete")
         self.import_path = w.Text(description="YAML file path", style=_LABELLED, continuous_update=False,
@@ -62,7 +83,7 @@ class PreflightPage:
             w.HTML("<b>Start from a saved template or an existing ai-toolkit job</b>"),
             w.HBox([self.template_name, self.template_save, self.template_replace],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
-            w.HBox([self.template_pick, self.template_load, self.template_delete]),
+            w.HBox([self.template_pick, self.template_load, self.template_delete], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.import_path, self.import_button]), self.upload, self.message])
         self.box = w.VBox([
             w.HTML("<h3>Pre-flight</h3><p>What this machine offers for training, and where each value came from. "
@@ -165,12 +186,12 @@ class ReviewPage:
         self.prediction = w.HTML()
         self.inline = w.Accordion(selected_index=None)
         self.yaml = w.HTML()
-        self.save_path = w.Text(description="Save to", style=_LABELLED, continuous_update=False,
-                                layout=w.Layout(flex="1 1 auto", width="auto"),
+        self.save_path = w.Text(description="Save to", style={"description_width": "initial"}, continuous_update=False,
+                                layout=w.Layout(flex="1 1 420px", width="auto"),
                                 tooltip="A file name or a path; a relative one is taken from the folder the wizard "
                                         "was started in")
         self.overwrite = w.Checkbox(description="Replace the file if it exists", indent=False)
-        self.save = w.Button(description="Save YAML", button_style="success")
+        self.save = w.Button(description="Save YAML", button_style="success", layout=w.Layout(flex="0 0 auto"))
         self.download = w.HTML()
         self.message = w.HTML()
         self.box = w.VBox([
@@ -180,7 +201,8 @@ class ReviewPage:
             w.HTML("<h4>Your values and the recommendation</h4>"), self.comparison,
             w.HTML("<h4>Edit any setting</h4>"), self.inline,
             w.HTML("<h4>YAML</h4>"), self.yaml,
-            w.HBox([self.save_path, self.save], layout=w.Layout(width="100%")), self.overwrite, self.download,
+            w.HBox([self.save_path, self.save], layout=w.Layout(width="100%", flex_flow="row wrap")), self.overwrite,
+            self.download,
             self.message])
 
 

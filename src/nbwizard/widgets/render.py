@@ -30,6 +30,7 @@ STYLE = """
 .nbw-stack { align-self: stretch; min-height: 0; }
 .nbw-root .nbw-page { height: 100%; overflow-y: auto; overflow-x: hidden; padding-right: 10px; box-sizing: border-box; }
 .nbw-root .nbw-page > * { flex-shrink: 0; }
+.nbw-root .nbw-page .widget-inline-hbox { max-width: calc(100% - 4px); }
 .nbw-advisor-panel { align-self: stretch; overflow-y: auto; }
 .nbw-top { flex: 0 0 auto; border-bottom: 1px solid #d0d7de; margin-bottom: 6px; padding-bottom: 2px; }
 /* no text is ever cut off: buttons, check-box labels and descriptions take the room their words need */
