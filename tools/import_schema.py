@@ -178,6 +178,8 @@ def build(reference: dict) -> list[dict]:
                     record[dst] = entry[src]
             if entry.get("effective") is False:
                 record["effective"] = False
+            if section in ADVANCED_SECTIONS:
+                record["other_jobs"] = True
             if path in ALIASES:
                 record["aliases"] = ALIASES[path]
             if rule := applies(path, entry.get("ui_condition")):

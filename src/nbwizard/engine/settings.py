@@ -62,6 +62,7 @@ class Setting:
     step: str
     common: bool
     trainers: tuple[str, ...]
+    other_jobs: bool = False  # serves jobs other than a LoRA (sliders, adapters, embeddings...)
     kind: str = "leaf"
     choices: tuple[Any, ...] | None = None
     ui_default: Any = None

@@ -7,6 +7,7 @@ A number the job leaves out is shown blank, with the value the trainer will use 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from typing import Any, Callable
@@ -56,15 +57,15 @@ class NumberText(w.Text):
         super().__init__(continuous_update=False, **kwargs)
 
 
-def _dropdown(s: Setting) -> w.Widget:
+def _dropdown(s: Setting, **look: Any) -> w.Widget:
     options = [(str(c), c) for c in s.choices or ()]
     if s.nullable:
         options.insert(0, (NOT_SET, None))
-    return w.Dropdown(options=options, value=options[0][1] if options else None)
+    return w.Dropdown(options=options, value=options[0][1] if options else None, **look)
 
 
-def _text(s: Setting) -> w.Widget:
-    return w.Text(continuous_update=False, placeholder=_placeholder(s))
+def _text(s: Setting, **look: Any) -> w.Widget:
+    return w.Text(continuous_update=False, placeholder=_placeholder(s), **look)
 
 
 def _placeholder(s: Setting) -> str:
@@ -72,36 +73,57 @@ def _placeholder(s: Setting) -> str:
 
 
 # setting type -> widget factory. Types not listed are edited as one line of YAML (lists, unions, dicts).
-_FACTORIES: dict[str, Callable[[Setting], w.Widget]] = {
-    # the box lines up with the other inputs; its label may be as long as it needs (never cut off)
-    "bool": lambda s: w.Checkbox(indent=True, layout=w.Layout(width="auto")),
-    "int": lambda s: NumberText(whole=True, placeholder=placeholder(s)),
-    "int|null": lambda s: NumberText(whole=True, placeholder=placeholder(s)),
-    "float": lambda s: NumberText(whole=False, placeholder=placeholder(s)),
-    "float|null": lambda s: NumberText(whole=False, placeholder=placeholder(s)),
+_FACTORIES: dict[str, Callable[..., w.Widget]] = {
+    "bool": lambda s, **look: w.Checkbox(indent=True, **look),
+    "int": lambda s, **look: NumberText(whole=True, placeholder=placeholder(s), **look),
+    "int|null": lambda s, **look: NumberText(whole=True, placeholder=placeholder(s), **look),
+    "float": lambda s, **look: NumberText(whole=False, placeholder=placeholder(s), **look),
+    "float|null": lambda s, **look: NumberText(whole=False, placeholder=placeholder(s), **look),
     "str": _text,
     "str|null": _text,
 }
 
 
-def _model_picker(s: Setting) -> w.Widget:
+def _model_picker(s: Setting, **look: Any) -> w.Widget:
     from ..engine.models import models
 
-    return w.Dropdown(options=[(f"{m.label} ({m.group})", m.arch) for m in models()])
+    return w.Dropdown(options=[(f"{m.label} ({m.group})", m.arch) for m in models()], **look)
 
 
 # The one setting whose choices come from the catalog rather than the trainer's description.
-_OVERRIDES: dict[str, Callable[[Setting], w.Widget]] = {"model.arch": _model_picker}
+_OVERRIDES: dict[str, Callable[..., w.Widget]] = {"model.arch": _model_picker}
 
 
-def make_input(s: Setting) -> w.Widget:
-    """The input widget for ``s``: a dropdown where the trainer has a fixed set of values, else by type."""
+def make_input(s: Setting, **look: Any) -> w.Widget:
+    """The input widget for ``s``: a dropdown where the trainer has a fixed set of values, else by type.
+
+    ``look``: ``layout`` / ``style`` instances to use (shared between rows: each one made is a model the browser
+    builds, and a page of 90 rows would otherwise make ~1,500)."""
     if s.path in _OVERRIDES:
-        return _OVERRIDES[s.path](s)
+        return _OVERRIDES[s.path](s, **look)
     if s.choices and s.type in ("str", "str|null") and s.path not in _OPEN_CHOICES:
-        return _dropdown(s)
+        return _dropdown(s, **look)
     factory = _FACTORIES.get(s.type, _text)
-    return factory(s)
+    return factory(s, **look)
+
+
+def _kind(s: Setting) -> type:
+    """The widget class ``make_input`` makes for ``s`` (to pick the shared style that fits it)."""
+    if s.path in _OVERRIDES or (s.choices and s.type in ("str", "str|null") and s.path not in _OPEN_CHOICES):
+        return w.Dropdown
+    return {"bool": w.Checkbox}.get(s.type, w.Text)
+
+
+@functools.cache
+def _shared_style(cls: type, width: str) -> w.Widget:
+    """One style object per widget class and label width, shared by every row (never changed after)."""
+    return cls.class_traits()["style"].klass(description_width=width)
+
+
+@functools.cache
+def _shared_layout(**values: str) -> w.Layout:
+    """One layout object per look, shared by every row that has it (rows never change a shared one)."""
+    return w.Layout(**values)
 
 
 # Settings whose listed choices are examples, not the whole set (the trainer takes any such value).
@@ -139,7 +161,8 @@ class SettingControl:
     """The row for one setting: label, input, help line, recommendation note, Apply button, error.
 
     ``index`` is the item of a list section the row edits (the third sample prompt: 2); ``compact`` rows (the
-    fields of one prompt) keep their help in the tooltip and take only the width they need.
+    fields of one prompt) keep their help in the tooltip and take only the width they need. A row is few widgets:
+    its note and Apply button are made the first time they have something to show.
     """
 
     def __init__(self, setting: Setting, on_commit: Callable[[str, Any, int], None],
@@ -148,35 +171,48 @@ class SettingControl:
         self.index = index
         self.compact = compact
         self.key = row_key(setting.path, index)
-        self.input = make_input(setting)
+        kind = _kind(setting)
+        if compact:
+            wide = setting.type.startswith("str") and kind is not w.Checkbox
+            layout = _shared_layout(width="100%", flex="1 1 auto") if wide else _shared_layout(width="auto",
+                                                                                                 flex="0 0 auto")
+            style = _shared_style(kind, "initial")
+        else:
+            layout = _shared_layout(width="auto") if kind is w.Checkbox else _WIDE
+            style = _shared_style(kind, _DESCRIPTION_STYLE["description_width"])
+        self.input = make_input(setting, layout=layout, style=style)
+        if compact and setting.is_number:
+            self.input.add_class("nbw-compact-number")
         self.input.description = label or setting.label
         self.input.tooltip = setting.help + (f" Blank: same as {_lower_label(setting.falls_back_to)}."
                                              if setting.falls_back_to else "")
-        if compact:
-            self.input.style = {"description_width": "initial"}
-            wide = not setting.is_number and not isinstance(self.input, w.Checkbox)
-            self.input.layout = w.Layout(width="100%" if wide else "auto", flex="1 1 auto" if wide else "0 0 auto")
-            if setting.is_number:
-                self.input.add_class("nbw-compact-number")
-        else:
-            self.input.style = _DESCRIPTION_STYLE
-            if not isinstance(self.input, w.Checkbox):
-                self.input.layout = _WIDE
-        margin = "0" if compact else "0 0 0 208px"
-        self.help = w.HTML("" if compact else f"<span class='nbw-help'>{html.escape(setting.summary)}</span>",
-                           layout=w.Layout(margin=margin, display="none" if compact else None))
-        self.note = w.HTML("", layout=w.Layout(margin=margin))
-        self.apply = w.Button(description="Apply recommended", tooltip=f"Use the recommended {setting.label}",
-                              layout=w.Layout(display="none", width="auto", flex="0 0 auto"))
-        self.apply.on_click(lambda _: on_apply(setting.path))
-        self.box = w.VBox([w.HBox([self.input, self.apply], layout=w.Layout(flex_flow="row wrap")), self.help, self.note],
-                          layout=w.Layout(margin="0 12px 6px 0" if compact else "0 0 6px 0",
-                                          width="100%" if compact and setting.type.startswith("str") else None,
-                                          flex="0 0 auto"))
+        self.help = None if compact else w.HTML(f"<span class='nbw-help'>{html.escape(setting.summary)}</span>",
+                                                layout=_shared_layout(margin="0 0 0 208px"),
+                                                style=_shared_style(w.HTML, ""))
+        self._note: w.HTML | None = None  # made the first time there is something to say (see ``note``)
+        self.apply: w.Button | None = None  # made the first time a recommendation differs
+        self._on_apply = on_apply
+        self.box = w.VBox(self._parts(), layout=w.Layout(  # its own: showing / hiding the row changes it
+            margin="0 12px 6px 0" if compact else "0 0 6px 0", flex="0 0 auto",
+            width="100%" if compact and setting.type.startswith("str") else None))
         self._shown: Any = object()
         self._on_commit = on_commit
         self.input.observe(self._changed, names="value")
         self._quiet = False
+
+    @property
+    def note(self) -> w.HTML:
+        """The line under the input: the recommendation, a problem, or why a typed value was refused."""
+        if self._note is None:
+            self._note = w.HTML("", layout=_shared_layout(margin="0" if self.compact else "0 0 0 208px"),
+                                style=_shared_style(w.HTML, ""))
+            self.box.children = self._parts()
+        return self._note
+
+    def _parts(self) -> list[w.Widget]:
+        head = self.input if self.apply is None else w.HBox([self.input, self.apply],
+                                                            layout=w.Layout(flex_flow="row wrap"))
+        return [head, *(x for x in (self.help, self._note) if x is not None)]
 
     # -- showing ----------------------------------------------------------------------------------------------
     def show(self, value: Any) -> None:
@@ -219,11 +255,17 @@ class SettingControl:
         return _scalar(value)
 
     def set_note(self, text_html: str, show_apply: bool) -> None:
-        if self.note.value != text_html:
+        if (text_html or self._note is not None) and self.note.value != text_html:
             self.note.value = text_html
-        display = None if show_apply else "none"
-        if self.apply.layout.display != display:
-            self.apply.layout.display = display
+        if show_apply and self.apply is None:
+            self.apply = w.Button(description="Apply recommended", tooltip=f"Use the recommended {self.setting.label}",
+                                  layout=w.Layout(width="auto", flex="0 0 auto"))
+            self.apply.on_click(lambda _: self._on_apply(self.setting.path))
+            self.box.children = self._parts()
+        if self.apply is not None:
+            display = None if show_apply else "none"
+            if self.apply.layout.display != display:
+                self.apply.layout.display = display
 
     # -- reading ----------------------------------------------------------------------------------------------
     def parse(self, raw: Any) -> Any:

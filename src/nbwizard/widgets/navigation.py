@@ -98,6 +98,8 @@ class Navigation:
         step = self._step_pages.get(page)
         if row is not None and step is not None and row in step.more_rows and step.more is not None:
             step.more.selected_index = 0
+            if step.other is not None and row not in step.more_rows[:len(step._regular)]:
+                step.other.selected_index = 0
         if row is not None:
             row.input.focus()  # the browser scrolls a focused box into view
 

@@ -115,9 +115,13 @@ class StepPage:
                              [s for s in every if s.section == sec and not s.common])
                        for sec in ITEM_SECTIONS if make_items is not None and any(s.section == sec for s in every)}
         self._common = [s for s in every if s.common and s.section not in self._items]
-        self._more_settings = [s for s in every if not s.common and s.section not in self._items]
+        more = [s for s in every if not s.common and s.section not in self._items]
+        self._more_settings = [s for s in more if not s.other_jobs]
+        self._other_settings = [s for s in more if s.other_jobs]  # sliders, adapters...: behind one more click
         self.lists: list[ItemList] = []
         self.more_rows: list[SettingControl] = []
+        self._regular: list[SettingControl] = []
+        self.other: w.Accordion | None = None
         self.on_more: Callable[[list[SettingControl]], None] | None = None  # called when the rows appear
         self.more: w.Accordion | None = None
         self._title = w.HTML(f"<h3>{html.escape(step.title)}</h3><p class='nbw-help'>{html.escape(step.summary)}</p>")
@@ -129,7 +133,7 @@ class StepPage:
             self.rows = [self._make_row(s) for s in self._common]
             self.lists = [self._make_items(sec, common, more) for sec, (common, more) in self._items.items()]
             self.more = w.Accordion(children=[w.VBox()], selected_index=None)
-            self.more.set_title(0, f"More settings ({len(self._more_settings)})")
+            self.more.set_title(0, f"More settings ({len(self._more_settings) + len(self._other_settings)})")
             self.more.observe(self._open_more, names="selected_index")
             boxes = [r.box for r in self.rows]
             paths = [r.setting.path for r in self.rows]
@@ -145,16 +149,35 @@ class StepPage:
 
     def _open_more(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
-            rows = self.build_more()
+            rows = self.build_more(other_jobs=False)
             if self.on_more is not None:
                 self.on_more(rows)
 
-    def build_more(self) -> list[SettingControl]:
-        """Build the "More settings" rows on first use (they are many, and most people never open them)."""
+    def _open_other(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            rows = self.build_more()[len(self._regular):]
+            if self.on_more is not None:
+                self.on_more(rows)
+
+    def build_more(self, other_jobs: bool = True) -> list[SettingControl]:
+        """Build the "More settings" rows on first use (they are many, and most people never open them); the
+        settings of other kinds of jobs (sliders, adapters...) only with ``other_jobs`` (their own fold)."""
         self.build()
-        if not self.more_rows and self._more_settings:
-            self.more_rows = [self._make_row(s) for s in self._more_settings]
-            self.more.children = [w.VBox([r.box for r in self.more_rows])]
+        if not self._regular and (self._more_settings or self._other_settings):
+            self._regular = [self._make_row(s) for s in self._more_settings]
+            parts: list[w.Widget] = [w.VBox([r.box for r in self._regular])]
+            if self._other_settings:
+                self.other = w.Accordion(children=[w.VBox()], selected_index=None)
+                self.other.set_title(0, f"For other kinds of jobs: sliders, adapters, embeddings "
+                                        f"({len(self._other_settings)})")
+                self.other.observe(self._open_other, names="selected_index")
+                parts.append(self.other)
+            self.more.children = [w.VBox(parts)]
+            self.more_rows = list(self._regular)
+        if other_jobs and self._other_settings and len(self.more_rows) == len(self._regular):
+            others = [self._make_row(s) for s in self._other_settings]
+            self.other.children = [w.VBox([r.box for r in others])]
+            self.more_rows = [*self._regular, *others]
         return self.more_rows
 
 
