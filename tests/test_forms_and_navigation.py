@@ -172,6 +172,15 @@ def test_the_error_count_leads_to_the_setting_and_other_pages_say_where_the_rest
     assert "✗ Error" in wizard._rows["train.lr_scheduler"].note.value
 
 
+def test_the_review_names_each_problem_by_label_and_shows_its_setting(wizard):
+    wizard.controls["train.lr_scheduler"].value = "step"
+    wizard.go("review")
+    row = next(r for r in wizard.review.report.children if "Learning rate schedule" in r.children[0].value)
+    show = next(b for b in row.children[1:] if b.description == "Show")
+    show.click()
+    assert wizard.page == "optimizer"
+
+
 def test_a_plan_that_cannot_fit_is_an_error_under_warnings_and_errors():
     tiny = Wizard(SystemProfile.for_gpu("RTX 4060", ram_gb=16), arch="qwen_image")
     if getattr(tiny._derived.recommendation, "fits", True):

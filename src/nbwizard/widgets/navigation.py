@@ -92,6 +92,11 @@ class Navigation:
         if issue is None:
             self.go("review")
             return
+        self._show_issue(issue)
+
+    @_guarded
+    def _show_issue(self, issue: Any) -> None:
+        """Go to the page of ``issue``'s setting and bring its row into view."""
         page = self._issue_page(issue)
         self.go(page)
         row = self._rows.get(row_key(issue.field, issue.index or 0))
@@ -106,17 +111,17 @@ class Navigation:
     # -- undo / redo ------------------------------------------------------------------------------------------
     @_guarded
     def _undo(self) -> None:
-        before = self.state
-        self._history.undo()
-        self._render()
-        self._say_changes("Undid", before, self.state)
+        self._travel(self._history.undo, "Undid")
 
     @_guarded
     def _redo(self) -> None:
+        self._travel(self._history.redo, "Redid")
+
+    def _travel(self, step: Any, verb: str) -> None:
         before = self.state
-        self._history.redo()
+        step()
         self._render()
-        self._say_changes("Redid", before, self.state)
+        self._say_changes(verb, before, self.state)
 
     def _say_changes(self, verb: str, before: Any, after: Any) -> None:
         changes = state_changes(before, after)

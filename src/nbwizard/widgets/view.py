@@ -18,7 +18,7 @@ from ..engine.job import MISSING, lookup
 from ..engine.models import model_info, models
 from ..engine.paths import safe_file_name
 from ..engine.runs.correction import corrected, gpu_name
-from ..engine.settings import STEPS, applies
+from ..engine.settings import STEPS, applies, find_setting
 from ..engine.state import Derived, WizardState
 from ..engine.yamlio import UnwritableValue, _scalar, dump_job
 from . import render
@@ -185,20 +185,27 @@ class Renderer:
         for issue in derived.report.issues:
             mark, word, cls = render.SEVERITY_WORDS[issue.severity]
             where = issue.location if issue.process else issue.field
-            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> <code>{html.escape(where)}</code>: "
-                          f"{html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
+            known = find_setting(issue.field)
+            name = f"<b>{html.escape(known.label)}</b> " if known is not None else ""
+            text = w.HTML(f"<span class='{cls}'>{mark} {word}</span> {name}<code class='nbw-help'>"
+                          f"{html.escape(where)}</code>: {html.escape(issue.message)}", layout=w.Layout(flex="1 1 auto"))
+            buttons = []
             if issue.fix is not None:
-                b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto"))
+                b = w.Button(description="Fix", tooltip=issue.fix.label, layout=w.Layout(width="auto", flex="0 0 auto"))
                 b.on_click(functools.partial(lambda i, _: self._fix(i), issue))
-                rows.append(w.HBox([text, b]))
-            else:
-                rows.append(w.HBox([text]))
+                buttons.append(b)
+            if known is not None and not issue.process and self._issue_page(issue) != "review":
+                b = w.Button(description="Show", tooltip=f"Go to {known.label}",
+                             layout=w.Layout(width="auto", flex="0 0 auto"))
+                b.on_click(functools.partial(lambda i, _: self._show_issue(i), issue))
+                buttons.append(b)
+            rows.append(w.HBox([text, *buttons], layout=w.Layout(align_items="center")))
         rv.report.children = rows or [w.HTML("<p class='nbw-ok'>✓ No problems found.</p>")]
         rv.prediction.value = render.vram_bar(derived.prediction) + render.prediction_lines(derived.prediction)
         comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended]
         rv.comparison.value = render.table(
             ["Setting", "Yours", "Recommended", "Why", "Matters"],
-            [(r.path, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
+            [(r.label, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
              for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
         text, problem = self._job_yaml(state.job)
         rv.yaml.value = render.yaml_preview(text) if problem is None else \
