@@ -116,6 +116,7 @@ def test_a_person_imports_edits_saves_and_reloads_a_template_at_two_window_sizes
     page.get_by_label("RAM (GiB)").fill("64")
     page.get_by_label("RAM (GiB)").press("Enter")
     expect(page.locator("#nbw-vram")).to_contain_text("fits", timeout=30_000)
+    expect(page.get_by_role("button", name=re.compile(r"\d+ errors?$"))).to_have_count(0, timeout=30_000)
     _nothing_clipped(page, "Pre-flight")
     _shot(page, "preflight.png", work)
 

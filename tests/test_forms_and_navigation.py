@@ -100,6 +100,16 @@ def test_an_unset_number_is_blank_with_what_the_trainer_will_use_as_placeholder(
     assert "not a whole number" in wizard._rows["train.steps"].note.value and not wizard.state.job.is_set("train.steps")
 
 
+def test_hardware_corrections_are_blank_until_given_with_the_detected_figure_as_placeholder(wizard):
+    reserve, vram = wizard.controls["preflight.reserve_gib"], wizard.controls["preflight.vram_gib"]
+    assert reserve.value is None and reserve.placeholder == "none"
+    assert vram.value is None and vram.placeholder == "24.0 (the card's)"
+    vram.value = 16
+    assert "of 16.0 GiB" in wizard.header.value and vram.value == 16
+    vram.value = None  # cleared: the detected figure again
+    assert "of 24.0 GiB" in wizard.header.value and vram.value is None
+
+
 def test_every_sample_prompt_is_editable_and_prompts_can_be_added_and_removed(wizard):
     wizard.go("sampling")
     prompts = wizard._step_pages["sampling"].lists[0]

@@ -233,11 +233,9 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         paths = [p for p in dict.fromkeys([*before.set_paths(), *after.set_paths()]) if p not in state.user_set]
         moved = job_changes(before, after, paths)
         if moved and before.set_paths():
-            items = "".join(f"<li>{html.escape(c.text)}</li>" for c in moved[:8])
-            more = f"<li>… and {len(moved) - 8} more</li>" if len(moved) > 8 else ""
-            self.status.value = (f"<div class='nbw-note nbw-notice' role='status' id='nbw-side-note'>ℹ The wizard "
-                                 f"also changed {len(moved)} recommended value{'s' * (len(moved) != 1)} to follow "
-                                 f"this change (the advisor says why):<ul>{items}{more}</ul></div>")
+            self.status.value = render.notice(
+                "nbw-side-note", "ℹ", f"The wizard also changed {len(moved)} recommended value"
+                f"{'s' * (len(moved) != 1)} to follow this change (the advisor says why)", [c.text for c in moved])
 
     @_guarded
     def _commit(self, path: str, value: Any, index: int = 0) -> None:
@@ -311,12 +309,13 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
             return
         pf = self.preflight
         profile = self._detected.with_target(pf.target.value) if pf.target.value else self._detected
-        if pf.ram.value and pf.ram.value > 0:
-            profile = profile.override("ram_total_gib", float(pf.ram.value))
-        if pf.vram.value and pf.vram.value > 0 and profile.gpus:
-            profile = profile.override("gpu.memory_total_gib", float(pf.vram.value))
-        if pf.reserve.value and pf.reserve.value > 0:
-            profile = profile.override("reserve_gib", float(pf.reserve.value))
+        ram, vram, reserve = (_positive(x.value) for x in (pf.ram, pf.vram, pf.reserve))  # blank: as detected
+        if ram:
+            profile = profile.override("ram_total_gib", ram)
+        if vram and profile.gpus:
+            profile = profile.override("gpu.memory_total_gib", vram)
+        if reserve:
+            profile = profile.override("reserve_gib", reserve)
         self._push(self.state.replace(profile=profile))
 
     @_guarded
@@ -338,6 +337,11 @@ def gpu_label(gpu: Any) -> str:
     """A card as the target picker names it: its name and its memory (``NVIDIA L4 · 24 GB``)."""
     size = f"{gpu.memory_gib:g} GB"
     return gpu.name if size.replace(" ", "") in gpu.name.replace(" ", "") else f"{gpu.name} · {size}"
+
+
+def _positive(value: Any) -> float | None:
+    """A hardware figure the person typed, or None (blank, zero, or not a number: the detected value stands)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def _output_folder(folder: str | Path) -> Path:

@@ -20,7 +20,6 @@ from . import render
 from .controls import row_key
 from .guard import _guarded
 
-CHANGES_SHOWN = 6  # an undo that moved more than this says "... and N more"
 _TITLES = {"preflight": "Pre-flight", **{s.id: s.title for s in STEPS}, "review": "Review"}
 
 
@@ -127,10 +126,9 @@ class Navigation:
         changes = state_changes(before, after)
         if not changes:
             return
-        items = "".join(f"<li>{html.escape(c.text)}</li>" for c in changes[:CHANGES_SHOWN])
-        more = f"<li>… and {len(changes) - CHANGES_SHOWN} more</li>" if len(changes) > CHANGES_SHOWN else ""
-        self.status.value = (f"<div class='nbw-note nbw-notice' role='status' id='nbw-undo-note'>↶ {verb} "
-                             f"{len(changes)} change{'s' * (len(changes) != 1)}:<ul>{items}{more}</ul></div>")
+        self.status.value = render.notice("nbw-undo-note", "↶" if verb == "Undid" else "↷",
+                                          f"{verb} {len(changes)} change{'s' * (len(changes) != 1)}",
+                                          [c.text for c in changes])
 
     # -- exit -------------------------------------------------------------------------------------------------
     def _ask_exit(self) -> None:

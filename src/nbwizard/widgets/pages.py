@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from ..engine.intent import EXPERIENCE_LEVELS, PRIORITIES, TRAINING_TYPES
 from ..engine.settings import STEPS, Step, step_settings
-from .controls import SettingControl
+from .controls import NumberText, SettingControl
 from .items import ITEM_SECTIONS, ItemList
 
 _LABELLED = {"description_width": "200px"}
@@ -51,12 +51,13 @@ class PreflightPage:
         self.target = w.Dropdown(options=[("This machine (as detected)", "")] + gpus,
                                  description="Target GPU", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"),
                                  tooltip="Plan for a card this machine does not have")
-        self.reserve = w.FloatText(description="Reserve (GiB)", style=_LABELLED, continuous_update=False,
-                                   tooltip="Memory to keep free for other applications, e.g. 4")
-        self.ram = w.FloatText(description="RAM (GiB)", style=_LABELLED, continuous_update=False,
-                               tooltip="System RAM, if the detected value is wrong")
-        self.vram = w.FloatText(description="GPU memory (GiB)", style=_LABELLED, continuous_update=False,
-                                tooltip="The GPU's memory, if the detected value is wrong (0: as detected)")
+        # blank: as detected (the placeholder says what that is); a number: the person's correction
+        self.reserve = NumberText(whole=False, description="Reserve (GiB)", style=_LABELLED, placeholder="none",
+                                  tooltip="Memory to keep free for other applications, e.g. 4")
+        self.ram = NumberText(whole=False, description="RAM (GiB)", style=_LABELLED,
+                              tooltip="System RAM, if the detected value is wrong (blank: as detected)")
+        self.vram = NumberText(whole=False, description="GPU memory (GiB)", style=_LABELLED,
+                               tooltip="The GPU's memory, if the detected value is wrong (blank: as detected)")
         self.trainer = w.Dropdown(options=[("ai-toolkit (upstream)", "upstream"),
                                            ("ai-toolkit extended fork (batch auto-scaling, prefetch)", "extended")],
                                   description="Trainer", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"))

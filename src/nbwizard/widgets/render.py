@@ -107,6 +107,17 @@ def count(n: int, severity: str) -> str:
     return f"{mark if n else '✓'} {n} {word.lower()}{'s' * (n != 1)}"
 
 
+NOTICE_ITEMS = 6  # a notice names this many changes, then "and N more"
+
+
+def notice(anchor: str, mark: str, headline: str, items: list[str]) -> str:
+    """A one-paragraph notice for the top bar: the headline, then the changes it is about, kept short."""
+    shown = "; ".join(esc(i) for i in items[:NOTICE_ITEMS])
+    more = f"; and {len(items) - NOTICE_ITEMS} more" if len(items) > NOTICE_ITEMS else ""
+    return (f"<p class='nbw-note nbw-notice' role='status' id='{anchor}'>{mark} {esc(headline)}: "
+            f"{shown}{more}.</p>")
+
+
 def vram_bar(prediction: Any) -> str:
     """A stacked bar of the training peak's components against the card's budget, with a legend in words."""
     train = getattr(prediction, "train", None)

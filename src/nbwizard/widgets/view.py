@@ -102,11 +102,16 @@ class Renderer:
         # the hardware overrides show what the profile holds (after undo, a template, a reset...)
         profile = state.profile
         pf.target.value = profile.target if profile.target in {v for _, v in pf.target.options} else ""
-        pf.reserve.value = profile.reserve_gib
-        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else 0.0
+        pf.reserve.value = profile.reserve_gib or None
+        pf.ram.value = profile.ram_total_gib.value if profile.ram_total_gib.source == "user" else None
         gpu = profile.gpu
         pf.vram.value = gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" \
-            else 0.0
+            else None
+        # what a blank box means: the machine's (or the target card's) own figure
+        base = self._detected.with_target(profile.target) if profile.target else self._detected
+        ram, card = base.ram_total_gib.value, base.gpu.memory_total_gib.value if base.gpu is not None else None
+        pf.ram.placeholder = f"{ram:.1f} (as detected)" if ram else "as detected"
+        pf.vram.placeholder = f"{card:.1f} (the card's)" if card else "as detected"
 
     def _resync(self) -> None:
         """After a failed change, show the state's values again in every control that may have kept the input."""
