@@ -137,7 +137,7 @@ def _laughs(levels: int = 9, width: int = 9) -> str:
     lines = ['l0: &l0 "lol"']
     for n in range(1, levels + 1):
         lines.append(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * width)}]")
-    return "\n".join(lines) + f"\n" + BASE.replace("job: extension\n", f"job: extension\nmeta:\n  boom: *l{levels}\n")
+    return "\n".join(lines) + "\n" + BASE.replace("job: extension\n", f"job: extension\nmeta:\n  boom: *l{levels}\n")
 
 
 def _big_file(folder: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nbwizard.engine.models import FACT_NAMES, ROLES, UnknownModelError, model_info, models
+from nbwizard.engine.models import FACT_NAMES, ROLES, UnknownModelError, all_models, model_info, models
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 ARCHS_REF = REFERENCE / "aitk-archs.json"
@@ -21,6 +21,18 @@ def test_catalog_has_all_52_archs_in_order():
     if ARCHS_REF.exists():
         ref = json.loads(ARCHS_REF.read_text(encoding="utf-8"))
         assert names == [a["name"] for a in ref["archs"]]
+
+
+def test_backend_only_archs_follow_the_ui_list_and_resolve_by_name():
+    extra = [m for m in all_models() if not m.ui_listed]
+    assert [m.arch for m in extra] == ["sd3"]
+    assert all_models()[:52] == models()
+    sd3 = model_info("sd3")
+    assert sd3.label == "SD 3.5 Large" and model_info("SD 3.5 Large") is sd3
+    assert sd3.ui_defaults["train.noise_scheduler"] == "flowmatch" and sd3.flow_matching
+    if ARCHS_REF.exists():
+        ref = json.loads(ARCHS_REF.read_text(encoding="utf-8"))
+        assert "sd3" in ref["backend_only_archs"]
 
 
 def test_every_group_is_present():
@@ -44,9 +56,9 @@ def test_ui_defaults_keys_are_real_settings():
 def test_flux_facts():
     flux = model_info("flux")
     (den,) = [c for c in flux.components if c.role == "denoiser"]
-    assert den.params_b == 12.0 and den.source
-    assert flux.params_b("denoiser") == 12.0
-    assert flux.params_b("text_encoder") == pytest.approx(4.883)
+    assert den.params_b == 11.9014 and den.source.startswith("measured: fake-tensor trace of")
+    assert flux.params_b("denoiser") == 11.9014
+    assert flux.params_b("text_encoder") == pytest.approx(4.8854)  # T5-XXL encoder + CLIP-L, counted
     assert flux.latent_channels.value == 16 and flux.latent_channels.source
     assert flux.vae_downsample.value == 8 and flux.patch_size.value == 2
     assert flux.blocks.value == 57 and "19" in flux.blocks.note
@@ -56,7 +68,7 @@ def test_flux_facts():
 
 def test_every_number_has_a_source_or_a_reason():
     missing = []
-    for m in models():
+    for m in all_models():
         for c in m.components:
             assert c.role in ROLES, (m.arch, c.role)
             if not (c.source if c.params_b is not None else c.unknown_reason):
@@ -76,7 +88,7 @@ def test_every_model_has_one_denoiser_and_video_fields():
 
 def test_params_b_is_none_when_any_part_unknown():
     ltx = model_info("ltx2")
-    assert ltx.params_b("denoiser") == 19.0
+    assert ltx.params_b("denoiser") == 18.8762
     assert ltx.params_b("vae") is None
     assert model_info("sd15").params_b("image_encoder") is None
     with pytest.raises(ValueError):

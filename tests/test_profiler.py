@@ -468,11 +468,18 @@ def test_what_if_unknown_card_raises_the_catalog_error():
     assert isinstance(err.value, LookupError)
 
 
-def test_with_target_keeps_this_machine(tmp_path, no_nvidia):
+def test_with_target_plans_the_target_machine_not_this_one(tmp_path, no_nvidia):
     here = detect_in(tmp_path)
     planned = here.with_target("RTX 3090")
-    assert planned.accelerator == "nvidia" and planned.target == "RTX 3090"
-    assert planned.ram_total_gib == here.ram_total_gib and here.gpus == []
+    assert planned.accelerator == "nvidia" and planned.target == "RTX 3090" and here.gpus == []
+    assert here.ram_total_gib.known and here.cpu_cores.known
+    # this machine's RAM, free RAM, cores and disks say nothing about a rented card's machine
+    for reading in (planned.ram_total_gib, planned.ram_available_gib, planned.cpu_cores):
+        assert not reading.known and "what-if" in reading.reason
+    assert planned.storage == [] and planned.what_if and planned.machine == "the planned RTX 3090 machine"
+    typed = here.override("ram_total_gib", 128.0).with_target("RTX 3090")
+    assert typed.ram_total_gib.value == 128.0 and typed.ram_total_gib.source == "user"
+    assert not here.what_if and here.machine == "this machine"
 
 
 def test_override_is_validated_and_marked_user():

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from nbwizard.engine.profile import SystemProfile
 from nbwizard.engine.runs import History

@@ -479,3 +479,13 @@ def test_a_second_process_entry_s_problems_are_listed_on_review_not_under_the_fi
     wizard.go("model")
     assert "config.process[1]" not in wizard.advisor.value
     assert "Model path is required" not in wizard._rows["model.name_or_path"].note.value
+
+
+def test_the_advisor_lists_what_the_plan_changed_to_fit_the_card(wizard):
+    wizard.controls["preflight.target"].value = "NVIDIA GeForce RTX 3060 12GB"
+    wizard.controls["model.arch"].value = "qwen_image"
+    wizard.go("review")
+    shown = wizard.advisor.value
+    assert "What the plan changed, and what it costs" in shown
+    assert "train_lora_qwen_image_24gb.yaml" in shown and "layer offloading" in shown
+    assert "a long run" in shown

@@ -18,7 +18,6 @@ The nbwizard history of these runs goes to ``<out>/home`` (NBWIZARD_HOME), not t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

@@ -4,6 +4,8 @@ Two inputs:
 
 * the team's arch reference (``../shared/reference/aitk-archs.json``): the trainer UI's arch list, what the UI
   sets when an arch is picked, hidden/extra form sections, quantization and ARA options, example configs;
+* ``BACKEND_ONLY``: archs ``model.arch`` accepts without a UI entry (SD 3.5 Large), written from ai-toolkit's example
+  config in the reference's format and marked ``ui_listed: false``;
 * the size table below (``SIZES``), kept here as data: per arch, the components that take memory (denoiser,
   text encoders, VAE, image/audio encoders) and the latent-geometry facts the VRAM predictor needs. Every number
   carries a short source; a number nobody could confirm is ``None`` with ``unknown_reason``.
@@ -242,8 +244,11 @@ _ACE_FACTS = _facts(
 OOBLECK = C("audio_vae", "Oobleck audio VAE", None, unknown_reason=NOT_STATED, note="repo: ace_step/src/model.py")
 size("ace_step_15", components=[denoiser("ACE-Step 1.5 DiT", None, unknown_reason="DiT size not stated in repo"),
                                 QWEN3_06B, OOBLECK], facts=_ACE_FACTS)
-size("ace_step_15_xl", components=[denoiser("ACE-Step 1.5 XL DiT", None,
-                                            unknown_reason="XL size not stated in repo"), QWEN3_06B, OOBLECK],
+size("ace_step_15_xl", components=[denoiser(
+    "ACE-Step 1.5 XL DiT", None,
+    unknown_reason="missing: the XL DiT's widths and depth. The loader infers them from the checkpoint's tensor "
+                   "shapes (repo: extensions_built_in/audio_models/ace_step/src/model.py infer_dit_config) and "
+                   "neither the repo nor a public config states them"), QWEN3_06B, OOBLECK],
      facts=_ACE_FACTS)
 
 # Image ----------------------------------------------------------------------------------------------------------
@@ -379,6 +384,18 @@ size("sdxl", components=[
                  F(1, "public: UNet convolves the latent directly (no patchify)"),
                  U("n/a: UNet, not a stack of transformer blocks"), U("n/a: UNet, width varies by level")))
 
+_SD35_URL = "https://huggingface.co/stabilityai/stable-diffusion-3.5-large"
+size("sd3", components=[
+    C("denoiser", "SD 3.5 Large MMDiT", 8.1, f"public: model card of {_SD35_URL} (8.1B)"),
+    CLIP_L, CLIP_G, T5XXL,
+    dict(FLUX_VAE, name="SD3 VAE (16 ch)", source="derived: SD-VAE conv layout (83.7M, public) with 16 latent "
+         "channels, as the FLUX.1 VAE")],
+    facts=_facts(F(16, f"public: {_SD35_URL}/blob/main/vae/config.json (latent_channels 16)"),
+                 F(8, "public: SD3 VAE, 8x"), NOT_VIDEO,
+                 F(2, f"public: {_SD35_URL}/blob/main/transformer/config.json (patch_size 2)"),
+                 F(38, f"public: {_SD35_URL}/blob/main/transformer/config.json (num_layers 38)"),
+                 F(2432, f"public: {_SD35_URL}/blob/main/transformer/config.json (38 heads x 64)")))
+
 # Video ----------------------------------------------------------------------------------------------------------
 _LTX_VIDEO_VAE = C("vae", "LTX-2 video VAE", None, unknown_reason=NOT_STATED)
 _LTX_AUDIO_VAE = C("audio_vae", "LTX-2 audio VAE + vocoder", None, unknown_reason=NOT_STATED)
@@ -452,6 +469,32 @@ size("zeta_chroma", components=[
 # ---------------------------------------------------------------------------------------------------------------
 # Build.
 # ---------------------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------------------
+# Backend-only archs: ``model.arch`` accepts them but the trainer UI does not list them (the reference's
+# ``backend_only_archs``). Each record is written here in the reference's own format, from the named example
+# config, and is kept out of ``models()`` (the UI's list) by ``ui_listed: false``.
+# ---------------------------------------------------------------------------------------------------------------
+_SD35_EXAMPLE = "train_lora_sd35_large_24gb.yaml"
+BACKEND_ONLY: list[dict] = [{
+    "name": "sd3", "label": "SD 3.5 Large", "group": "image", "is_video_model": False, "backend_arch": "sd3",
+    "name_or_path_default": "stabilityai/stable-diffusion-3.5-large",
+    "gated_url": "https://huggingface.co/stabilityai/stable-diffusion-3.5-large",
+    # repo: config/examples/train_lora_sd35_large_24gb.yaml (model, network, train and sample sections)
+    "ui_effective_settings": {
+        "name_or_path": "stabilityai/stable-diffusion-3.5-large", "quantize": True, "noise_scheduler": "flowmatch",
+        "timestep_type": "linear", "lr": 0.0001, "network_linear": 16, "network_linear_alpha": 16,
+        "sampler": "flowmatch", "sample_width": 1024, "sample_height": 1024, "sample_guidance_scale": 4,
+        "sample_steps": 25, "sample_neg": "", "dataset_cache_latents_to_disk": True,
+    },
+    "disable_sections": [], "additional_sections": [], "quantization_supported": True,
+    "te_quantization_supported": True, "ara": [], "controls": [], "sample_tags": [], "model_kwargs_known": [],
+    "native_resolution": "1024 (example config trains and samples at 1024)",
+    "example_configs": [{"file": _SD35_EXAMPLE, "min_vram_gb": 24, "basis": "file name"}],
+    "size": {"denoiser_params": "8.1B [public]", "text_encoders": "CLIP-L + OpenCLIP bigG + T5-XXL [public]",
+             "vae": None, "note": "backend only: set model.arch sd3 (or is_v3); no UI entry"},
+}]
+
+
 def _native(name: str, note: str) -> int | None:
     if name in NATIVE_OVERRIDES:
         return NATIVE_OVERRIDES[name]
@@ -476,7 +519,7 @@ def _ui_defaults(arch: dict) -> dict:
     return out
 
 
-def build_record(arch: dict) -> dict:
+def build_record(arch: dict, ui_listed: bool = True) -> dict:
     name = arch["name"]
     eff = arch["ui_effective_settings"]
     video = bool(arch["is_video_model"])
@@ -506,6 +549,7 @@ def build_record(arch: dict) -> dict:
         "model_kwargs_known": arch.get("model_kwargs_known") or [],
         "example_configs": arch["example_configs"] or [],
         "reference_size_notes": arch["size"],
+        "ui_listed": ui_listed,
         **sizes,
     }
 
@@ -513,8 +557,12 @@ def build_record(arch: dict) -> dict:
 def main(ref_path: Path = DEFAULT_REF) -> None:
     ref = json.loads(ref_path.read_text(encoding="utf-8"))
     names = [a["name"] for a in ref["archs"]]
-    missing = [n for n in names if n not in SIZES]
-    extra = [n for n in SIZES if n not in names]
+    backend = [a["name"] for a in BACKEND_ONLY]
+    unknown_backend = [n for n in backend if n not in ref["backend_only_archs"]]
+    if unknown_backend:
+        raise SystemExit(f"not a backend-only arch of the reference: {unknown_backend}")
+    missing = [n for n in names + backend if n not in SIZES]
+    extra = [n for n in SIZES if n not in names + backend]
     if missing or extra:
         raise SystemExit(f"size table out of step with the reference: missing {missing}, unknown {extra}")
     doc = {
@@ -523,7 +571,7 @@ def main(ref_path: Path = DEFAULT_REF) -> None:
         "default_qtype": ref["default_qtype"],
         "qtype_options": ref["qtype_ui_options"],
         "backend_only_archs": ref["backend_only_archs"],
-        "models": [build_record(a) for a in ref["archs"]],
+        "models": [build_record(a) for a in ref["archs"]] + [build_record(a, ui_listed=False) for a in BACKEND_ONLY],
     }
     OUT.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {len(doc['models'])} models to {OUT}")

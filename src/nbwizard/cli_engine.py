@@ -82,7 +82,27 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         raise CliError(f"{args.output} exists; pass --force to replace it") from None
     print(f"wrote {path}: {rec.plan}" if rec.fits else f"wrote {path}, but it does not fit: {rec.why_not}",
           file=sys.stderr)
+    for line in plan_report(rec):
+        print(line, file=sys.stderr)
     return 0 if rec.fits else EXIT_NO
+
+
+def plan_report(rec: Any) -> list[str]:
+    """The prediction, what the plan changed from the usual recipe (with its cost) and the notes, as lines."""
+    from .engine.advisor import format_duration, format_rate
+
+    p = rec.prediction
+    lines = []
+    if p.step_seconds is not None:
+        total = f", about {format_duration(p.total_seconds)} in total" if p.total_seconds is not None else ""
+        peak = f"; peak {p.peak_vram_gib:.1f} GiB of {p.budget_gib:.1f}" if p.peak_vram_gib is not None and \
+            p.budget_gib is not None else ""
+        lines.append(f"predicted {format_rate(p.step_seconds)}{total}{peak}")
+    if rec.departures:
+        lines.append(f"changed from the usual recipe, {rec.recipe.source}:")
+        lines += [f"  - {d.text}" for d in rec.departures]
+    lines += [f"{'warning' if n.severity == 'warning' else 'note'}: {n.text}" for n in rec.notes]
+    return lines
 
 
 # -- validate -------------------------------------------------------------------------------------------------

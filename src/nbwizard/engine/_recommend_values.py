@@ -7,33 +7,31 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from .job import put
+from .job import INT64_MAX, put
 from .settings import find_setting
 
 # Training resolutions ai-toolkit's UI offers (datasets[].resolution checkboxes) plus the video-native sizes.
-STANDARD_RESOLUTIONS = (256, 384, 480, 512, 640, 704, 768, 1024, 1280, 1328, 1536)
-# Epochs (passes over the dataset) per training type: likeness (person, object) needs more passes than a style,
-# which usually has more and more varied images. Upstream's default job is 3000 steps at batch 1 on ~20 images
-# (150 epochs); these sit a little under it because DOP / EMA / accumulation make each pass count more.
-EPOCHS = {"person": 120, "object": 100, "style": 60, "concept": 80, "other": 80}
-SPEED_EPOCH_FACTOR = 0.75  # "speed": a shorter run, accepting a slightly less converged adapter
+STANDARD_RESOLUTIONS = (256, 384, 480, 512, 632, 640, 704, 768, 1024, 1280, 1328, 1536)
+# "speed": a shorter run than the recipe's, accepting a slightly less converged adapter.
+SPEED_STEP_FACTOR = 0.75
 MIN_STEPS, MAX_STEPS = 250, 10_000
 ASSUMED_IMAGES = 20  # same assumption as the predictor's DEFAULT_IMAGE_COUNT when no dataset is analysed
-# Effective batch (batch x accumulation) aimed for: smoother gradients for "quality"; but never fewer than ~8
-# optimizer updates per epoch, or small datasets get too few updates at the same learning rate.
-EFFECTIVE_BATCH = {"quality": 4, "memory": 2, "speed": 1}
-MIN_UPDATES_PER_EPOCH = 8
-SAMPLE_ROUNDS = 8  # previews over the run: enough to see over-training start, few enough to stay cheap
 DEFAULT_KEEP = 4  # upstream UI's max_step_saves_to_keep
 DEFAULT_TRIGGER = "ohwx"  # a rare token with no meaning of its own to the base model
-CLASS_WORDS = {"person": "person", "object": "object"}
+# Training types that teach one subject (an identity): DOP can keep the subject's class from drifting to it.
+SUBJECTS = ("person", "pet", "object")
+# The class word DOP preserves when the captions name none: only where the intent's word is a real class word
+# ("object" or "pet" is not what the base model draws for a teapot or a dog).
+INTENT_CLASS_WORDS = {"person": "person"}
 PROMPTS = {
     "person": ("[trigger], a close-up portrait photo, soft natural light",
                "[trigger] walking down a city street at night, neon signs",
                "a watercolor painting of [trigger] sitting in a cafe"),
+    "pet": ("a photo of [trigger] lying on a sofa, soft window light",
+            "[trigger] running across a meadow",
+            "a watercolor painting of [trigger] sitting by a fireplace"),
     "style": ("a lighthouse on a cliff at sunset, in the style of [trigger]",
               "a busy market street in the rain, [trigger] style",
               "portrait of an old fisherman, [trigger] style"),
@@ -61,7 +59,7 @@ class Draft:
         known = find_setting(path)
         if known is not None and self.trainer not in known.trainers:
             return
-        self.values[path] = value
+        self.values[path] = plain(value)  # a catalog default (mappingproxy, tuple) is shown and compared as data
         self.reasons[path] = why
 
     def value(self, path: str, chosen: Any = None, check: Callable[[Any], Any] | None = None) -> Any:
@@ -100,9 +98,9 @@ def number(v: Any) -> float | int | None:
 
 
 def positive_int(v: Any) -> int | None:
-    """An integer ≥ 1 (2.0 and "4" count), else None."""
+    """An integer ≥ 1 the trainer can use (2.0 and "4" count; past 64 bits does not), else None."""
     x = number(v)
-    if x is None or x < 1 or (isinstance(x, float) and not x.is_integer()):
+    if x is None or x < 1 or x > INT64_MAX or (isinstance(x, float) and not x.is_integer()):
         return None
     return int(x)
 
@@ -169,22 +167,47 @@ def dataset_side(dataset: Any) -> tuple[float | None, int]:
     return statistics.median(math.sqrt(i.width * i.height) for i in images), len(images)
 
 
-def resolutions(spec: Any, priority: str, dataset: Any) -> tuple[list[int], str]:
-    """Training resolutions: multi-resolution buckets up to the model's native size and what most images offer."""
-    native = spec.native_resolution or 1024
-    top, why = native, f"{spec.label}'s native resolution is {native} px"
-    if not spec.is_video and priority != "quality" and native > 1024:
-        top, why = 1024, f"{why}; 1024 px for '{priority}' (a {native / 1024:.1f}x larger area costs memory and time)"
+def resolutions(spec: Any, recipe: Any, dataset: Any, frames: int = 1) -> tuple[list[int], str]:
+    """Training resolutions: the recipe's sizes (ai-toolkit's example for the arch, else the UI's default buckets),
+    capped at the arch's usual training size and at what most images offer (no upscaling).
+
+    The usual size is the recipe's largest; a model made for smaller images (SD 1.5, the video models' clip size)
+    stops at its native size, and a model that can go higher (Qwen-Image's 1328 px) does not unless the user sets
+    the resolution: a larger area costs memory and time for every step.
+    """
+    listed = sorted({int(r) for r in (recipe.get("datasets[].resolution") or (512, 768, 1024))})
+    top = max(listed)
+    why = f"{_cap(recipe.name)} trains at {_sizes(listed)} px"
+    native = spec.native_resolution
+    if native and native < top and (frames > 1 or not recipe.from_example):
+        top = native
+        why += (f"; {spec.label}'s clips are trained at its native {native} px" if frames > 1 else
+                f"; {spec.label}'s native size is {native} px")
+    elif native and native > top:
+        why += (f" ({spec.label} can train up to {native} px: {(native / top) ** 2:.1f}x the area per image, "
+                "so that is yours to ask for)")
     side, n = dataset_side(dataset)
     if side is not None and side < top:
         fitting = [r for r in STANDARD_RESOLUTIONS if r <= side]
         top = fitting[-1] if fitting else STANDARD_RESOLUTIONS[0]
         why += (f"; half of the {n} images are smaller than {round(side)} px, so training stops at {top} px "
                 "(no upscaling)")
-    if spec.is_video:
-        return [top], why + "; video trains at one size (each extra size is another pass over the clips)"
-    res = [r for r in (512, 768, 1024, 1280, 1328, 1536) if top / 2 <= r < top] + [top]
-    return res, why + "; the smaller sizes are multi-resolution buckets (each is a copy of the dataset)"
+    if frames > 1:
+        return [top], why + "; clips train at one size (each extra size is another pass over them)"
+    res = [r for r in listed if r <= top]
+    if top not in res:
+        res = [r for r in (512, 768, 1024, 1280, 1328, 1536) if top / 2 <= r < top] + [top]
+    if len(res) > 1:
+        why += "; the smaller sizes are multi-resolution buckets (each is a copy of the dataset)"
+    return res, why
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sizes(sizes: Any) -> str:
+    return ", ".join(str(s) for s in sizes)
 
 
 def lower_resolution(res: list[int]) -> list[int] | None:
@@ -193,6 +216,37 @@ def lower_resolution(res: list[int]) -> list[int] | None:
         return res[:-1]
     smaller = [r for r in STANDARD_RESOLUTIONS if r < res[0]]
     return [smaller[-1]] if smaller and smaller[-1] >= 256 else None
+
+
+# ---- words from the dataset ------------------------------------------------------------------------------------
+def trigger_word(dataset: Any) -> tuple[str, str]:
+    """The trigger word: the one the dataset is configured with, else the word its captions share, else a rare
+    placeholder token."""
+    configured = getattr(dataset, "trigger_word", None)
+    if configured:
+        return configured, "The dataset's trigger word"
+    cand = getattr(dataset, "trigger_candidate", None)
+    if cand is not None:
+        return cand.word, f"'{cand.word}' is the word the captions share: {cand.evidence}"
+    return DEFAULT_TRIGGER, (f"'{DEFAULT_TRIGGER}': a rare token with no meaning of its own to the base model; "
+                             "replace it with your own" + ("" if dataset is None else
+                                                           " (the captions share no such word)"))
+
+
+def class_word(training_type: str, dataset: Any) -> tuple[str | None, str]:
+    """What the trigger word stands for (DOP's preservation class): the captions' noun, else the intent's word
+    where that is a real class word; None when neither says."""
+    cand = getattr(dataset, "class_candidate", None)
+    if cand is not None:
+        return cand.word, f"'{cand.word}' from the captions: {cand.evidence}"
+    word = INTENT_CLASS_WORDS.get(training_type)
+    if word:
+        return word, (f"'{word}': what a {training_type} LoRA's trigger word stands for" +
+                      (" (the captions name no other class)" if dataset is not None else
+                       " (analyse the dataset to take it from the captions)"))
+    return None, (f"no class word for a {training_type}: " + (
+        "the captions do not name what the trigger word stands for" if dataset is not None else
+        "analyse the dataset so its captions can name it (e.g. 'dog')"))
 
 
 # ---- length and batch -----------------------------------------------------------------------------------------
@@ -205,26 +259,25 @@ def image_count(dataset: Any) -> tuple[int, str]:
     return max(1, n), f"{n} images in the dataset"
 
 
-def accumulation(priority: str, batch: int, n: int) -> tuple[int, str]:
-    target = EFFECTIVE_BATCH[priority]
-    cap = max(1, n // MIN_UPDATES_PER_EPOCH)
-    ga = max(1, min(4, _ceil_div(min(target, cap), max(1, batch))))
-    why = (f"Accumulation {ga}: an effective batch of {batch * ga} for '{priority}' (target {target}, at most "
-           f"{cap} so {n} images still give ≥ {MIN_UPDATES_PER_EPOCH} updates per epoch); it costs no memory")
-    return ga, why
+def steps(recipe: Any, intent: Any, n: int, n_why: str, repeats: int, batch: int) -> tuple[int, str]:
+    """The recipe's step count (ai-toolkit practice: 2000–3000 steps at batch 1), shortened for 'speed'.
 
-
-def steps(intent: Any, n: int, n_why: str, repeats: int, batch: int, ga: int) -> tuple[int, str]:
-    epochs = EPOCHS[intent.training_type]
-    factor = SPEED_EPOCH_FACTOR if intent.priority == "speed" else 1.0
-    epochs = round(epochs * factor)
-    raw = _ceil_div(n * max(1, repeats) * epochs, max(1, batch) * max(1, ga))
-    value = max(MIN_STEPS, min(MAX_STEPS, _ceil_div(raw, 50) * 50))
-    why = (f"Steps {value}: {n} images ({n_why}) x {repeats} repeat(s) x {epochs} epochs for a "
-           f"{intent.training_type}{' (speed: x0.75)' if factor != 1 else ''} ÷ (batch {batch} x accumulation "
-           f"{ga}) = {raw}, rounded up to 50")
-    if value != _ceil_div(raw, 50) * 50:
-        why += f", kept within {MIN_STEPS}–{MAX_STEPS}"
+    Steps are optimizer updates: a larger batch does not cut them (fewer updates at the same learning rate
+    under-train), it shows each image more often at about ``batch`` times the cost per step.
+    """
+    base = positive_int(recipe.get("train.steps")) or 3000
+    value, why = base, f"Steps {base}: {recipe.name}'s"
+    if intent.priority == "speed":
+        value = max(MIN_STEPS, _ceil_div(round(base * SPEED_STEP_FACTOR), 50) * 50)
+        why = (f"Steps {value}: {recipe.name}'s {base} x {SPEED_STEP_FACTOR:g} for 'speed' (a shorter run, a "
+               "slightly less converged adapter)")
+    value = max(MIN_STEPS, min(MAX_STEPS, value))
+    passes = value * max(1, batch) / (max(1, n) * max(1, repeats))
+    why += (f"; at batch {batch} each of the {n} images ({n_why}"
+            f"{f', x{repeats} repeats' if repeats > 1 else ''}) is seen about {passes:.0f} times")
+    if batch > 1:
+        why += (f"; batch {batch} keeps the number of optimizer updates (the learning rate is set for them) and "
+                f"costs about {batch}x per step")
     return value, why
 
 
@@ -241,17 +294,23 @@ def optimizer(profile: Any) -> tuple[str, str]:
                      "adapter's fp32 states are small")
 
 
-def learning_rate(spec: Any, opt: str, network: str, rank: int) -> tuple[float, str]:
+def learning_rate(spec: Any, recipe: Any, opt: str, network: str, rank: int, alpha: Any) -> tuple[float, str]:
+    """The recipe's learning rate. It does not follow the rank: with alpha = rank the LoRA's scale is 1 at any
+    rank, and ai-toolkit's UI keeps the same rate for every rank."""
     if opt.startswith("prodigy") or opt.startswith("dadaptation"):
         return 1.0, f"Learning rate 1.0: {opt} adapts its own step size and expects lr 1.0"
-    base = float(spec.ui_defaults.get("train.lr", 1e-4))
-    why = f"Learning rate {base:g}: the trainer UI's value for {spec.label} with {opt}"
+    base = positive_float(recipe.get("train.lr")) or 1e-4
+    why = f"Learning rate {base:g}: {recipe.name}'s for {spec.label} with {opt}"
     if network == "lokr":
         return base, why + " (LoKr trains full-rank factors at the same rate)"
-    if rank >= 64:
-        return base / 2, (f"Learning rate {base / 2:g}: half the UI's {base:g} for {spec.label}, since rank {rank} "
-                          "updates more directions at once")
-    return base, why + f" at rank {rank}"
+    a = positive_float(alpha)
+    scale = f"alpha {a:g} / rank {rank} = {a / rank:g}" if a else f"rank {rank}"
+    why += f", at {scale}"
+    if a and a != rank:
+        why += " (the LoRA's output is scaled by alpha/rank; the rate is not changed for it)"
+    else:
+        why += "; the same rate at any rank while alpha = rank"
+    return base, why
 
 
 # the schedules the trainer builds itself (toolkit/scheduler.py), see _rules_config._TOOLKIT_SCHEDULERS
@@ -260,19 +319,12 @@ LINEAR_END_FACTOR = 0.1  # linear decay to lr/10, the same floor as cosine's eta
 WARMUP_SHARE = 0.05  # constant_with_warmup: warm up over the first 5 % of the steps
 
 
-def scheduler(priority: str, lr: float, total: int, name: str | None = None
-              ) -> tuple[str, dict[str, Any], str, str]:
-    """The schedule, its ``lr_scheduler_params``, and the reasons for both. ``name`` (a locked schedule) gets the
-    params that schedule takes; otherwise only schedules that construct in the trainer (it injects
-    ``total_iters``) are chosen: constant, cosine."""
+def scheduler(lr: float, total: int, name: str | None = None) -> tuple[str, dict[str, Any], str, str]:
+    """The schedule, its ``lr_scheduler_params``, and the reasons for both. Unless the user chose one: constant,
+    the trainer's default and every ai-toolkit example's (a decay needs a reason to be chosen)."""
     if name is None:
-        if priority == "quality":
-            name, why = "cosine", (f"Cosine decay from {lr:g} to {lr / 10:g} (eta_min) over the {total} steps: the "
-                                   "last steps refine at a low rate; 'cosine' is one of the schedules the trainer "
-                                   "builds without error")
-        else:
-            name, why = "constant", ("Constant learning rate: the simplest schedule, and robust when the run is "
-                                     f"stopped early ({priority})")
+        name, why = "constant", ("Constant learning rate: the trainer's default and every ai-toolkit example's; "
+                                 "robust when the run is stopped at the best checkpoint")
     else:
         why = f"Locked: you chose '{name}'"
     params, p_why = scheduler_params(name, lr, total)
@@ -334,11 +386,10 @@ def prefetch(profile: Any, folder: str) -> tuple[int, str]:
 
 
 # ---- saving and sampling -------------------------------------------------------------------------------------
-def cadence(total: int) -> int:
-    """About ``SAMPLE_ROUNDS`` rounds over ``total`` steps, in multiples of 50; always ≥ 1."""
-    total = max(1, total)
-    every = max(50, round(Fraction(total, SAMPLE_ROUNDS * 50)) * 50)
-    return min(every, total)
+def cadence(every: Any, total: int) -> int:
+    """The recipe's preview / save interval, never longer than the run; always ≥ 1."""
+    every = positive_int(every) or 250
+    return max(1, min(every, max(1, total)))
 
 
 def prompts(training_type: str) -> list[str]:

@@ -101,18 +101,27 @@ def sample_vram(ctx: Context) -> Iterator[Issue]:
 
 
 def ram_budget(ctx: Context) -> Iterator[Issue]:
-    """User pain: system RAM (not VRAM) kills the job while the model is loaded and quantized."""
+    """User pain: system RAM (not VRAM) kills the job while the model is loaded and quantized.
+
+    A warning, never an error: the peak is an estimate of loading, and swap, memory-mapped checkpoints and the
+    loader's one-part-at-a-time order often make a larger model load; the user decides, with the numbers and the
+    options."""
     peak = _value(ctx.prediction, "ram_peak_gib")
     total = _value(ctx.prediction, "ram_budget_gib") or _value(ctx.profile, "ram_total_gib")
     available = _value(ctx.profile, "ram_available_gib")
     if peak is None or total is None:
         return
+    machine = getattr(ctx.profile, "machine", "this machine")
     if peak > total:
-        yield Issue("ram-over-budget", "error", "model.quantize",
-                    f"Loading and quantizing the model may need {peak:.1f} GiB of system RAM, more than the "
-                    f"{total:g} GiB this machine has: the process would be killed before training starts.")
-    elif available is not None and peak > available:
-        yield Issue("ram-tight", "warning", "model.quantize",
+        yield Issue("ram-over-budget", "warning", "model.low_vram",
+                    f"Loading and quantizing the model is estimated to need {peak:.1f} GiB of system RAM; "
+                    f"{machine} has {total:g} GiB. If the process is killed while loading: add RAM or swap space, or "
+                    "toggle low_vram (it decides whether the model is quantized on the CPU or on the GPU, and what "
+                    "waits in RAM); ai-toolkit loads the transformer first and the text encoder after it, so the two "
+                    "do not peak together.")
+    elif available is not None and peak > available and not getattr(ctx.profile, "what_if", False):
+        # free RAM is a reading of this machine now; a planned machine's is not known
+        yield Issue("ram-tight", "warning", "model.low_vram",
                     f"Loading the model may need {peak:.1f} GiB of system RAM; only {available:g} GiB is free now. "
                     f"Close other programs before starting.")
 
@@ -180,7 +189,11 @@ def dataset_folder_here(ctx: Context) -> Iterator[Issue]:
         folder = ctx.get("datasets[].folder_path", i)
         if i in analysed or not isinstance(folder, str) or not folder.strip():
             continue
-        if not Path(folder).expanduser().is_dir():
+        if not Path(folder).expanduser().is_dir() and getattr(ctx.profile, "what_if", False):
+            yield Issue("dataset-folder-not-here", "warning", "datasets[].folder_path",
+                        f"The folder {folder} is not on this computer. The job reads it on "
+                        f"{ctx.profile.machine}: make sure your images are there before you run it.", index=i)
+        elif not Path(folder).expanduser().is_dir():
             yield Issue("dataset-folder-not-here", "warning", "datasets[].folder_path",
                         f"The folder {folder} does not exist on this machine. Set it to your images before you run "
                         "the job (this is fine if the job will run on another machine where it exists).", index=i)

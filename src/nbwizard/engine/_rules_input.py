@@ -16,12 +16,11 @@ import re
 import unicodedata
 from typing import Any, Iterator
 
-from .job import FREE_SECTIONS
+from .job import FREE_SECTIONS, INT64_MAX
 from .paths import FILE_NAME_BYTES, safe_file_name
 from .settings import find_setting, section_settings, settings
 from .validate import UNSET, Context, Fix, Issue, num, shown
 
-_INT64 = 2**63 - 1   # torch / numpy integers (steps, seeds, sizes end up in tensors and ranges)
 # float settings where infinity means "no limit" to the trainer: clip_grad_norm_(max_norm=inf) does not clip,
 # and a loss is never above max_loss=inf
 _INF_MEANS_NO_LIMIT = {"train.max_grad_norm", "train.max_loss"}
@@ -141,7 +140,7 @@ def _bad_number(value: Any, path: str, integer: bool) -> str | None:
         return "NaN (not a number): the trainer would compute with it and every result would be NaN"
     if isinstance(value, float) and math.isinf(value) and path not in _INF_MEANS_NO_LIMIT:
         return f"{'minus ' if value < 0 else ''}infinity, which the trainer cannot use here"
-    if isinstance(value, int) and integer and abs(value) > _INT64:
+    if isinstance(value, int) and integer and abs(value) > INT64_MAX:
         return f"{shown(value, 24)}, too large for the trainer: integers past 2⁶³ do not fit in torch's numbers"
     if isinstance(value, int) and num(value) is None:
         return f"{shown(value, 24)}, too large for any floating-point number (the trainer computes with floats)"

@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-from .arch import arch_of
+from .arch import identify
 from .intent import EXPERIENCE_LEVELS
 from .settings import STEP_IDS, STEPS, applies, setting, settings, step_settings, suggest_key
 
@@ -77,7 +77,11 @@ class PerfLine:
 
 @dataclass(frozen=True)
 class Advice:
-    """The advisor panel for one page: explain (text, facts, settings), why, warnings, performance."""
+    """The advisor panel for one page: explain (text, facts, settings), why, warnings, performance.
+
+    ``plan`` holds what the recommended plan changed from the arch's usual recipe (each change with its cost) and
+    what to weigh before training (DOP's price, a long run and the plan that halves it, system RAM): on the review
+    page all of it, on a step the lines about its settings."""
     step: str
     title: str
     experience: str
@@ -88,6 +92,7 @@ class Advice:
     why_not: str | None
     warnings: tuple[WarningLine, ...]
     performance: tuple[PerfLine, ...]
+    plan: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,8 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     """
     experience = getattr(intent, "experience", None) or "beginner"
     _check(step, experience)
-    spec = arch_of(job) if job is not None else None
+    model = identify(job) if job is not None else None
+    spec = model.spec if model is not None else None
     value_of = job.get if job is not None else (lambda _path: None)
     notes = () if step in ("preflight", "review") else tuple(  # the settings the page shows (see settings.applies)
         SettingNote(s.path, s.label, advice_text_for(s.path, experience))
@@ -240,17 +246,49 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     why_not = None
     if recommendation is not None and getattr(recommendation, "fits", True) is False:
         why_not = getattr(recommendation, "why_not", None) or "The recommendation could not make the job fit."
-    return Advice(step, TITLES[step], experience, step_text(step, experience), tuple(_facts(spec, profile, step)),
+    return Advice(step, TITLES[step], experience, step_text(step, experience),
+                  tuple(_facts(spec, profile, step, model)),
                   notes, tuple(_why(job, recommendation, step)), why_not, tuple(_warnings(report, step)),
-                  tuple(performance_lines(prediction, profile)))
+                  tuple(performance_lines(prediction, profile)), tuple(plan_lines(recommendation, step)))
 
 
-def _facts(spec: Any, profile: Any, step: str) -> Iterable[str]:
-    """Facts about the chosen model (its catalog spec) and the machine that bear on this page."""
+# the setting whose step shows a note of each kind (the review page shows every note)
+_NOTE_PATHS = {"dop": "train.diff_output_preservation", "long_run": "train.steps", "ram": "model.low_vram",
+               "batch": "train.batch_size"}
+
+
+def plan_lines(recommendation: Any, step: str = "review") -> list[str]:
+    """The recommendation's departures from the usual recipe (with their cost) and its notes, as text lines; on a
+    step only those about its settings. Read duck-typed: ``departures`` (``paths``, ``text``) and ``notes``
+    (``kind``, ``severity``, ``text``)."""
+    lines = []
+    recipe = getattr(getattr(recommendation, "recipe", None), "source", None)
+    deps = [d for d in getattr(recommendation, "departures", None) or ()
+            if step == "review" or any(step_of(p) == step for p in getattr(d, "paths", ()))]
+    if deps and recipe and step == "review":
+        lines.append(f"Compared with the usual recipe, {recipe}:")
+    lines += [str(getattr(d, "text", "")) for d in deps]
+    for note in getattr(recommendation, "notes", None) or ():
+        if step == "review" or step_of(_NOTE_PATHS.get(getattr(note, "kind", ""), "")) == step:
+            mark = "⚠ " if getattr(note, "severity", "") == "warning" else ""
+            lines.append(mark + str(getattr(note, "text", "")))
+    return lines
+
+
+def _facts(spec: Any, profile: Any, step: str, model: Any = None) -> Iterable[str]:
+    """Facts about the chosen model (its catalog spec) and the machine that bear on this page.
+
+    A model the catalog does not list is named as the job names it, with what the wizard cannot do for it.
+    """
     budget = getattr(profile, "vram_budget_gib", None)
     if step in ("preflight", "quantization", "memory") and budget is not None:
         shared = " (unified memory, shared with the system)" if getattr(profile, "unified_memory", False) else ""
         yield f"VRAM budget for training: {budget:.1f} GiB{shared}."
+    if model is not None and step in ("preflight", "model", "review"):
+        if spec is None:
+            yield f"Model: {model.describe()}"
+        if model.mismatch:
+            yield model.mismatch
     if spec is None:
         return
     name = spec.label

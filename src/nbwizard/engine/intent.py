@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-TrainingType = Literal["person", "style", "object", "concept", "other"]
+TrainingType = Literal["person", "pet", "style", "object", "concept", "other"]
 Priority = Literal["quality", "speed", "memory"]
 Experience = Literal["beginner", "intermediate", "advanced"]
 

@@ -29,6 +29,8 @@ FREE_SECTIONS = {
 SECTION_ALIASES = {"first_sample": "sample"}
 
 MISSING = _MISSING = object()  # "the job writes no value here"
+# the largest integer the trainer can use: steps, seeds and sizes end up in torch / numpy int64 tensors and ranges
+INT64_MAX = 2**63 - 1
 # a section with more stray keys than this was not typed by hand: no did-you-mean for them (each costs ~1 ms)
 SUGGEST_MAX_KEYS = 200
 # The order ai-toolkit's own example jobs write a process entry's sections in; other children go alphabetically.

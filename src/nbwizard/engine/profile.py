@@ -177,11 +177,30 @@ class SystemProfile(_Frozen):
         return type(self).model_validate(data)
 
     def with_target(self, name: str, memory_gib: float | None = None) -> SystemProfile:
-        """This machine's RAM, CPU and storage with the catalog card ``name`` as its GPU (a what-if)."""
-        spec = _find_spec(name, memory_gib)
-        data = self.model_dump()
-        data.update(gpus=[_catalog_gpu(spec).model_dump()], gpu_reason=None, target=name)
+        """A what-if profile for the catalog card ``name``: the machine that card sits in, not this one.
+
+        Only values the user typed into this profile (source ``user``: RAM, cores, storage) and the reserve carry
+        over; this machine's detected RAM, free RAM, CPU and disks say nothing about a rented card's machine, so
+        they are unknown there until the user gives them.
+        """
+        planned = type(self).for_gpu(name, memory_gib=memory_gib, reserve_gib=self.reserve_gib)
+        data = planned.model_dump()
+        mine = self.model_dump()
+        for key in ("ram_total_gib", "ram_available_gib", "cpu_cores", "cpu_name"):
+            if mine[key]["source"] == "user":
+                data[key] = mine[key]
+        data["storage"] = [s for s in mine["storage"] if s["source"] == "user"]
         return type(self).model_validate(data)
+
+    @property
+    def what_if(self) -> bool:
+        """Whether this profile plans for a card picked as target rather than describing this machine."""
+        return self.target is not None
+
+    @property
+    def machine(self) -> str:
+        """How texts name the machine this profile describes: "this machine", or "the planned RTX 4090 machine"."""
+        return f"the planned {self.target} machine" if self.what_if else "this machine"
 
     def with_storage(self, *paths: str | os.PathLike, root: Path = Path("/")) -> SystemProfile:
         """A new profile that also describes the storage under ``paths`` (replacing entries for them)."""

@@ -1,8 +1,10 @@
 """The wizard's state as one immutable value, its undo history, and what is derived from it.
 
 A change makes a new :class:`WizardState`; the view never mutates one. ``user_set`` records which settings the
-user set by hand (or imported): a recomputation keeps them and may only suggest. :func:`derive` runs the engine
-once per state and caches by the inputs each part depends on, so an edit recomputes only what it affects.
+user set by hand (or imported): a recomputation keeps them and may only suggest. ``auto`` says whether the wizard
+writes its recommendation into the other values (a fresh plan) or holds the job as written (after an import or a
+template: what it would add or change is offered by :mod:`.suggest`, never applied unasked). :func:`derive` runs
+the engine once per state and caches by the inputs each part depends on, so an edit recomputes only what it affects.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any, Mapping
 
 from .intent import Intent
 from .job import MISSING, JobBase, job_model, lookup
-from .settings import find_setting
+from .models import ModelSpec, UnknownModelError, model_info
 from .profile import SystemProfile
+from .settings import find_setting
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class WizardState:
     trainer: str = "upstream"
     dataset: Any = None  # DatasetInfo from the last analysis, or None
     user_set: frozenset[str] = frozenset()
+    auto: bool = True  # False: the job is held as written (imported / a template); the wizard only suggests
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The catalog entry of the model, or None for a model the catalog does not list (imported)."""
+        try:
+            return model_info(self.arch)
+        except UnknownModelError:
+            return None
 
     def replace(self, **changes: Any) -> "WizardState":
         return dataclasses.replace(self, **changes)
@@ -54,23 +66,39 @@ def initial_state(profile: SystemProfile, intent: Intent | None = None, arch: st
 
 
 def imported_state(state: WizardState, job: JobBase) -> WizardState:
-    """``state`` with an imported job: every value the file sets counts as the user's own.
+    """``state`` with an imported job, held exactly as the file writes it.
 
-    The catalog model is the one the trainer will build (``model.arch``, a bare backend id such as ``wan21``,
-    or the legacy ``is_*`` flags). ``model.arch`` is kept as the file has it, written or not: the wizard never
-    adds an arch the file did not name (for an arch the catalog lacks, predictions say they cannot tell).
+    Every value the file sets counts as the user's own, and the wizard adds nothing (``auto`` off): what it would
+    add or change is a suggestion (:func:`~nbwizard.engine.suggest.suggested_changes`). The model is the one the
+    trainer will build (:func:`~nbwizard.engine.arch.identify`); one the catalog does not list keeps its own
+    name, never another model's. ``model.arch`` is kept as the file has it, written or not.
     """
-    from .arch import arch_of
+    from .arch import identify
 
-    spec = arch_of(job)
-    arch = spec.arch if spec is not None else state.arch
-    return state.replace(job=job, arch=arch, user_set=frozenset(job.set_paths()) | {"model.arch"})
+    return state.replace(job=job, arch=identify(job).arch, user_set=frozenset(job.set_paths()) | {"model.arch"},
+                         auto=False)
+
+
+def template_state(state: WizardState, job: JobBase, *, intent: Intent, trainer: str, profile: SystemProfile,
+                   user_set: Any = (), dataset: Any = None) -> WizardState:
+    """``state`` with a saved template loaded: its job exactly as saved, held like an import.
+
+    The template's own values stay the user's; the rest of its job is kept too, and what the wizard would now
+    choose differently (another card, another dataset) is offered as suggestions.
+    """
+    from .arch import identify
+
+    return state.replace(job=job, intent=intent, trainer=trainer, profile=profile, arch=identify(job).arch,
+                         user_set=frozenset(user_set), dataset=dataset, auto=False)
 
 
 # -- derived values ------------------------------------------------------------------------------------------
 
 def recommend_for(state: WizardState) -> Any:
-    """The recommendation around the user's own values (cached on everything it depends on)."""
+    """The recommendation around the user's own values (cached on everything it depends on); None for a model
+    the catalog does not list (the wizard has nothing to recommend from)."""
+    if state.spec is None:
+        return None
     locked = tuple((p, _freeze(v)) for p, v in state.locked.items())
     return _recommend(_Key(state.profile), state.intent, state.arch, _Key(state.dataset), locked, state.trainer)
 
@@ -84,7 +112,12 @@ def _recommend(profile: "_Key", intent: Intent, arch: str, dataset: "_Key", lock
 
 
 def apply_recommendation(state: WizardState, rec: Any) -> WizardState:
-    """``state`` with every recommended value that is not the user's own; unknown keys stay as they were."""
+    """``state`` with every recommended value that is not the user's own; unknown keys stay as they were.
+
+    A held job (``auto`` off) and a model without a recommendation are returned unchanged.
+    """
+    if rec is None or not state.auto:
+        return state
     if not state.job.set_paths():
         return state.replace(job=rec.job.with_values(state.locked))
     # a path stays the user's when they set it or any key inside it (a free-form dict keeps its unknown keys)
@@ -142,7 +175,7 @@ def derive(state: WizardState) -> Derived:
 def suggestions(state: WizardState) -> Any:
     """The recommendation around the user's values, with the free choice (no value locked) for each of them."""
     rec = recommend_for(state)
-    if not state.user_set:
+    if rec is None or not state.user_set:
         return rec
     free = recommend_for(state.replace(user_set=frozenset()))
     mine = {p: free.reasons[p] for p in state.user_set if p in free.reasons}
@@ -235,3 +268,13 @@ def state_summary(state: WizardState) -> Mapping[str, Any]:
         "vram_gib": gpu.memory_total_gib.value if gpu is not None and gpu.memory_total_gib.source == "user" else None,
         "dataset_analyzed": state.dataset is not None,
     }
+
+
+def change_model(state: WizardState, arch: str) -> tuple[WizardState, tuple[Any, ...]]:
+    """``state`` planned for catalog model ``arch``; the user's values that the new model cannot use, with why.
+
+    The user's other values survive the change (see :mod:`._model_change`); the caller recommends around them.
+    """
+    from ._model_change import change_model as change
+
+    return change(state, arch)

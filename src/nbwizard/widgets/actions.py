@@ -9,7 +9,8 @@ from typing import Any
 from ..engine import templates
 from ..engine.dataset import DatasetError, analyze_dataset
 from ..engine.intent import Intent
-from ..engine.state import imported_state, state_summary
+from ..engine.arch import identify
+from ..engine.state import imported_state, state_summary, template_state
 from ..engine.validate import apply_fix, is_training_job
 from ..engine.yamlio import MAX_JOB_BYTES, JobError, load_job, save_job
 from . import render
@@ -91,9 +92,9 @@ class FileActions:
                            ("reserve_gib", "reserve_gib")):
             if data.get(key) and (field != "gpu.memory_total_gib" or profile.gpus):
                 profile = profile.override(field, float(data[key]))
-        state = self.state.replace(job=job, intent=intent, arch=str(data.get("arch") or self.state.arch),
-                                   trainer=str(data.get("trainer") or "upstream"), profile=profile,
-                                   user_set=frozenset(data.get("user_set") or ()))
+        # the job exactly as saved; what the wizard would now choose differently is offered as suggestions
+        state = template_state(self.state, job, intent=intent, trainer=str(data.get("trainer") or "upstream"),
+                               profile=profile, user_set=data.get("user_set") or ())
         folder, note = job.get("datasets[].folder_path"), ""
         if data.get("dataset_analyzed") and isinstance(folder, str) and Path(folder).expanduser().is_dir():
             # the plan was made with the dataset's analysis: redo it so the same plan comes back
@@ -134,8 +135,12 @@ class FileActions:
             f" — did you mean <code>{html.escape(u.suggestion)}</code>?" if u.suggestion else "") + "</li>"
             for u in unknown[:_LISTED]) + (f"<li>… and {len(unknown) - _LISTED:,} more</li>" if len(unknown) > _LISTED
                                           else "")
+        model = identify(job)
         self.preflight.message.value = (
-            f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings.</p>"
+            f"<p class='nbw-ok'>✓ Imported {len(job.set_paths())} settings, exactly as the file writes them: the "
+            "wizard adds and changes nothing unless you accept one of its suggestions.</p>"
+            + f"<p><b>Model:</b> {html.escape(model.describe())}</p>"
+            + (f"<p class='nbw-warn'>⚠ {html.escape(model.mismatch)}</p>" if model.mismatch else "")
             + (f"<p>Kept as written, but ai-toolkit does not read them:</p><ul>{kept}</ul>" if unknown else ""))
 
     def _uploaded(self, change: dict[str, Any]) -> None:

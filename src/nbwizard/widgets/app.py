@@ -18,9 +18,9 @@ from ..engine.changes import job_changes
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
 from ..engine.items import add_item, edit_value, remove_item
-from ..engine.models import model_info
-from ..engine.settings import STEPS, Setting, setting
-from ..engine.state import Derived, History, WizardState, apply_recommendation, derive, initial_state, recommend_for
+from ..engine.settings import STEPS, Setting, find_setting, setting
+from ..engine.state import (Derived, History, WizardState, apply_recommendation, change_model, derive, initial_state,
+                            recommend_for)
 from . import render
 from .actions import FileActions
 from .controls import SettingControl, row_key
@@ -28,11 +28,12 @@ from .guard import _guarded
 from .items import ItemList
 from .navigation import Navigation
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
+from .suggestions import SuggestionActions, SuggestionsPanel
 from .train import LAUNCH_PAGES, RunsPage, TrainPage
-from .view import GATED, Renderer, setting_title
+from .view import Renderer, render_value, setting_title
 
 
-class Wizard(Navigation, FileActions, Renderer, w.VBox):
+class Wizard(Navigation, FileActions, SuggestionActions, Renderer, w.VBox):
     """The configuration wizard. ``controls`` maps each setting path (and each pre-flight field) to its widget."""
 
     def __init__(self, profile: Any = None, *, intent: Intent | None = None, arch: str = "flux",
@@ -58,7 +59,7 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         self._build()
         self._top = self._build_top()
         self._rendering = False
-        super().__init__([w.HTML(render.STYLE), self.progress, self._top, self.body, self.closed_box],
+        super().__init__([w.HTML(render.STYLE), self.progress, self._top, self.top_slot, self.body, self.closed_box],
                          layout=w.Layout(width="100%"))
         self.add_class("nbw-root")
         self.add_class("nbw-app")
@@ -84,13 +85,14 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
     @property
     def pages(self) -> list[str]:
         """The pages shown for the current model, in order."""
-        spec = self._spec()
+        spec = self._spec()  # None: a model the catalog does not list shows the generic steps
         shown = ["preflight"]
         for step in STEPS:
-            if step.id == "quantization" and not (spec.quantization_supported or spec.te_quantization_supported):
+            if step.id == "quantization" and spec is not None and not (
+                    spec.quantization_supported or spec.te_quantization_supported):
                 continue
-            if step.id == "model_specific" and not (spec.is_video or spec.supports_layer_offloading
-                                                    or spec.additional_sections):
+            if step.id == "model_specific" and not (spec is not None and (
+                    spec.is_video or spec.supports_layer_offloading or spec.additional_sections)):
                 continue
             shown.append(step.id)
         return shown + ["review", *LAUNCH_PAGES]
@@ -126,6 +128,9 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
         self.review = ReviewPage()
+        self.suggestions = SuggestionsPanel(self._accept)
+        self.top_slot = w.Box(layout=w.Layout(width="100%"))  # the suggestions, on every page but pre-flight
+        self.top_slot.add_class("nbw-top-slot")
         self.train_page, self.runs_page = TrainPage(), RunsPage()
         self._page_boxes = {"preflight": self.preflight.box, "review": self.review.box,
                             **{k: p.box for k, p in self._step_pages.items()},
@@ -217,15 +222,22 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
             self._save_path_edited = True
 
     # -- state changes --------------------------------------------------------------------------------------
-    def _push(self, state: WizardState) -> None:
-        """Make ``state`` current: recommend around the user's values, derive, then (only if all went well) keep."""
+    def _push(self, state: WizardState, note: str = "") -> None:
+        """Make ``state`` current: recommend around the user's values, derive, then (only if all went well) keep.
+
+        A held job (imported, a template) is never rewritten here: what the wizard would change is listed in the
+        suggestions panel instead. ``note`` (HTML) is said in the status line.
+        """
         before = self.state.job
         state = apply_recommendation(state, recommend_for(state))
         derived = derive(state)
         self._history.push(state)
         self._pushes += 1
         self._render(derived)
-        self._tell_side_changes(before, state)
+        if state.auto:  # a held job has no side changes: the wizard only suggests there
+            self._tell_side_changes(before, state)
+        if note:
+            self.status.value = note + self.status.value
 
     def _tell_side_changes(self, before: Any, state: WizardState) -> None:
         """Say which recommended values moved to follow a change (they are not the user's, so they may move)."""
@@ -264,25 +276,18 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         self._push(remove_item(self.state, section, index))
 
     def _change_arch(self, arch: str) -> None:
-        spec = model_info(arch)  # unknown arch -> error shown by the guard
-        state = self.state
-        # the new model's own defaults replace what was set for the previous one, and settings the new model
-        # has no use for (frames on an image model, offloading where it has none) leave the job
-        allowed = {p.replace("datasets.", "datasets[].") for p in spec.additional_sections}
-        unusable = {p for p in GATED if p not in allowed}
-        if not spec.supports_layer_offloading:
-            unusable |= {"model.layer_offloading", "model.layer_offloading_transformer_percent",
-                         "model.layer_offloading_text_encoder_percent"}
-        job = state.job
-        for path in sorted(unusable):
-            if job.is_set(path):
-                job = job.unset(path)
-        model_paths = {p for p in state.user_set if p.startswith("model.") or p in spec.ui_defaults}
-        self._push(state.replace(arch=arch, job=job, user_set=state.user_set - model_paths - unusable))
-
-    @_guarded
-    def _apply_recommended(self, path: str) -> None:
-        self._push(self.state.release(path))
+        """Another model: the user's own values stay unless the new model cannot use them, and those are named."""
+        state, dropped = change_model(self.state, arch)  # unknown arch -> error shown by the guard
+        label = html.escape(state.spec.label)
+        items = "".join(f"<li>{html.escape(d.label)} ({html.escape(render_value(d.value))}): "
+                        f"{html.escape(d.why)}</li>" for d in dropped if d.path != "model.name_or_path")
+        kept = len([p for p in state.user_set - {"model.arch", "model.name_or_path"} if find_setting(p)])
+        note = (f"<div class='nbw-note' role='status'>Model: {label}."
+                + (f" Your own {kept} value(s) are kept." if kept else "")
+                + (f" Model path is now <code>{html.escape(str(state.job.get('model.name_or_path')))}</code>."
+                   if not state.auto else "")
+                + (f" Not kept, because {label} cannot use them:<ul>{items}</ul>" if items else "") + "</div>")
+        self._push(state, note)
 
     def _set(self, **changes: Any) -> None:
         if not self._rendering:
@@ -329,6 +334,7 @@ class Wizard(Navigation, FileActions, Renderer, w.VBox):
         self._rendering = True
         try:
             self._render_all(derived or derive(self.state))
+            self._render_suggestions()
         finally:
             self._rendering = False
 

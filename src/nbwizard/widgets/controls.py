@@ -33,15 +33,19 @@ def _number_to_text(value: Any, _widget: Any = None) -> str:
 def _text_to_number(text: Any, widget: "NumberText") -> Any:
     """What the person typed: None when blank, the number, or the text itself when it is not a number (the row
     then says why it was refused)."""
-    raw = str(text).strip()
+    return _read_number(str(text), widget.whole)
+
+
+def _read_number(text: str, whole: bool) -> Any:
+    raw = text.strip()
     if not raw:
         return None
     try:
         number = float(raw)
     except ValueError:
-        return str(text)
-    if widget.whole:
-        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else str(text)
+        return text
+    if whole:
+        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else text
     return int(raw) if raw.lstrip("+-").isdigit() else number
 
 
@@ -309,6 +313,8 @@ class SettingControl:
 
 def _number(raw: Any, whole: bool) -> Any:
     """A number from what a :class:`NumberText` holds (None stays None: blank)."""
+    if isinstance(raw, str):  # text set from Python, as the browser would send it
+        raw = _read_number(raw, whole)
     if raw is None or isinstance(raw, bool):
         return raw
     if isinstance(raw, float) and whole and raw.is_integer():

@@ -143,7 +143,7 @@ class Navigation:
     def _exit(self) -> None:
         """Close the wizard, leaving what was done, where it was saved, and how to get back."""
         self.exit_confirm.layout.display = "none"
-        for part in (self.progress, self.body, self.nav, self._top.children[0]):
+        for part in (self.progress, self.body, self.nav, self._top.children[0], self.top_slot):
             part.layout.display = "none"
         self.status.value = ""
         saved = getattr(self, "_saved_path", None)
@@ -166,7 +166,7 @@ class Navigation:
         self.closed_box.layout.display = None
 
     def _reopen(self) -> None:
-        for part in (self.progress, self.body, self.nav, self._top.children[0]):
+        for part in (self.progress, self.body, self.nav, self._top.children[0], self.top_slot):
             part.layout.display = None
         self.closed_box.layout.display = "none"
 

@@ -61,7 +61,7 @@ class PreflightPage:
         self.trainer = w.Dropdown(options=[("ai-toolkit (upstream)", "upstream"),
                                            ("ai-toolkit extended fork (batch auto-scaling, prefetch)", "extended")],
                                   description="Trainer", style=_LABELLED, layout=w.Layout(width="min(560px,100%)"))
-        self.training_type = _toggle(TRAINING_TYPES, "What are you training?", "Person, style, object, concept…")
+        self.training_type = _toggle(TRAINING_TYPES, "What are you training?", "Person, pet, style, object, concept…")
         self.priority = _toggle(PRIORITIES, "Priority", "Quality: longer, more regularized; speed; memory")
         self.experience = _toggle(EXPERIENCE_LEVELS, "Experience", "How much the advisor explains")
         self.confirm = w.Button(description="Confirm hardware profile", button_style="primary",
@@ -80,12 +80,13 @@ class PreflightPage:
         self.import_button = w.Button(description="Import YAML")
         self.upload = w.FileUpload(accept=".yaml,.yml,.json", multiple=False, description="Upload YAML")
         self.message = w.HTML()
+        self.suggestions_slot = w.VBox()  # what the wizard would add to an imported job, right under the message
         start = w.VBox([
             w.HTML("<b>Start from a saved template or an existing ai-toolkit job</b>"),
             w.HBox([self.template_name, self.template_save, self.template_replace],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
             w.HBox([self.template_pick, self.template_load, self.template_delete], layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.import_path, self.import_button]), self.upload, self.message])
+            w.HBox([self.import_path, self.import_button]), self.upload, self.message, self.suggestions_slot])
         self.box = w.VBox([
             w.HTML("<h3>Pre-flight</h3><p>What this machine offers for training, and where each value came from. "
                    "Change any value, or pick a target GPU to plan for another card.</p>"),

@@ -27,6 +27,7 @@ STYLE = """
 .jp-NotebookPanel .nbw-root.nbw-app { height: calc(100vh - 180px); }
 .nbw-root.nbw-app > * { flex-shrink: 0; }
 .nbw-root.nbw-app > .nbw-body { flex: 1 1 auto; min-height: 0; }
+.nbw-root.nbw-app > .nbw-top-slot { max-height: 35vh; overflow-y: auto; }
 .nbw-stack { align-self: stretch; min-height: 0; }
 .nbw-root .nbw-page { height: 100%; overflow-y: auto; overflow-x: hidden; padding-right: 10px; box-sizing: border-box; }
 .nbw-root .nbw-page > * { flex-shrink: 0; }
@@ -174,6 +175,9 @@ def advisor(advice: Any, title: str, elsewhere: str = "") -> str:
     parts.append("<h4>Why these values</h4>")
     parts.append(_bullets(line.text for line in advice.why) if advice.why else
                  "<p class='nbw-muted'>Nothing is chosen on this page.</p>")
+    if getattr(advice, "plan", ()):
+        parts.append("<h4>What the plan changed, and what it costs</h4>")
+        parts.append(_bullets(advice.plan))
     parts.append("<h4>Warnings and errors</h4>")
     rows = []
     if advice.why_not:  # the plan itself failed: an error, listed with the others

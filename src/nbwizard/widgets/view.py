@@ -13,9 +13,10 @@ from typing import Any
 import ipywidgets as w
 
 from ..engine.advisor import PAGES, advise, compare
+from ..engine.arch import identify
 from ..engine.items import item_count
 from ..engine.job import MISSING, lookup
-from ..engine.models import model_info, models
+from ..engine.models import models
 from ..engine.paths import safe_file_name
 from ..engine.runs.correction import corrected, gpu_name
 from ..engine.settings import STEPS, applies, find_setting
@@ -35,7 +36,8 @@ class Renderer:
     """Mixin of :class:`~nbwizard.widgets.app.Wizard`: shows the current state and what is derived from it."""
 
     def _spec(self) -> Any:
-        return model_info(self.state.arch)
+        """The catalog entry of the model, or None for one the catalog does not list."""
+        return self.state.spec
 
     def _render_all(self, derived: Derived) -> None:
         state = self.state
@@ -55,11 +57,15 @@ class Renderer:
         self._version += 1
         self._refresh_rows(self._page_rows(page))
         job = state.job
-        self.header.value = render.header(spec.label, job.get("datasets[].resolution"), job.get("train.steps"),
+        label = spec.label if spec is not None else f"{identify(job).label} (not in the catalog)"
+        self.header.value = render.header(label, job.get("datasets[].resolution"), job.get("train.steps"),
                                           derived.prediction)
         elsewhere = self._render_counts(derived, page)
-        advice = advise(job, state.profile, state.intent, page if page in PAGES else "review", recommendation=derived.recommendation,
-                        report=derived.report, prediction=corrected(derived.prediction, job, gpu_name(state.profile)))
+        # this machine's run history corrects plans for this machine only, never a what-if card's
+        prediction = derived.prediction if state.profile.what_if else \
+            corrected(derived.prediction, job, gpu_name(state.profile))
+        advice = advise(job, state.profile, state.intent, page if page in PAGES else "review",
+                        recommendation=derived.recommendation, report=derived.report, prediction=prediction)
         title = "Pre-flight" if page == "preflight" else "Review" if page in ("review", *LAUNCH_PAGES) \
             else setting_title(page)
         self.advisor.value = render.advisor(advice, title, elsewhere)
@@ -207,11 +213,13 @@ class Renderer:
             rows.append(w.HBox([text, *buttons], layout=w.Layout(align_items="center")))
         rv.report.children = rows or [w.HTML("<p class='nbw-ok'>✓ No problems found.</p>")]
         rv.prediction.value = render.vram_bar(derived.prediction) + render.prediction_lines(derived.prediction)
-        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended]
-        rv.comparison.value = render.table(
-            ["Setting", "Yours", "Recommended", "Why", "Matters"],
-            [(r.label, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
-             for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
+        comparison = [r for r in compare(state.job, derived.recommendation) if r.yours != r.recommended] \
+            if derived.recommendation is not None else None
+        rv.comparison.value = "<p>No recommendation: the model is not in the wizard's catalog.</p>" \
+            if comparison is None else render.table(
+                ["Setting", "Yours", "Recommended", "Why", "Matters"],
+                [(r.label, render_value(r.yours), render_value(r.recommended), r.why, "yes" if r.matters else "no")
+                 for r in comparison]) if comparison else "<p>Every value is the recommended one.</p>"
         text, problem = self._job_yaml(state.job)
         rv.yaml.value = render.yaml_preview(text) if problem is None else \
             f"<p class='nbw-bad' role='alert'>✗ This job cannot be written to a file: {html.escape(problem)}</p>"

@@ -8,7 +8,6 @@ says so. The same list tells whether another program already trains on a GPU.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 

@@ -1,0 +1,711 @@
+"""Measure each arch's denoiser by running its real model code on fake tensors: sizes, LoRA, activations, FLOPs.
+
+Writes ``src/nbwizard/engine/data/traces.json``, the measured half of the model catalog. Nothing here runs in CI
+and nbwizard never imports it (nor torch): the JSON is committed data, checked by ``tests/test_traces.py``.
+
+How a measurement is made
+-------------------------
+* **Sizes.** The denoiser class ai-toolkit trains (a diffusers class or ai-toolkit's own module under
+  ``extensions_built_in/``) is built on the ``meta`` device with the release's config: exact parameter counts,
+  per top-level child, in well under a second. LoRA is placed by ai-toolkit's own rule (``toolkit/lora_special.py``
+  ``create_modules``: every ``Linear`` / 1x1 ``Conv2d`` inside the arch's ``target_lora_modules`` class, minus
+  names containing ``ignore_if_contains``, and with ``transformer_only`` (the default) only inside the model's
+  ``get_transformer_block_names()`` or the legacy block-name rules); a rank-r LoRA on a d_in x d_out linear has
+  r * (d_in + d_out) parameters, on a k x k conv r * (d_in * k * k + d_out).
+* **Activations and FLOPs.** The same class, cut to two blocks of each kind, is built under
+  ``torch._subclasses.fake_tensor.FakeTensorMode`` (no memory, no weights) in bf16 with fp32 LoRA modules that
+  compute what ai-toolkit's ``LoRAModule.forward`` computes (``toolkit/network_mixins.py``: the input cast to
+  the LoRA dtype, ``lora_up(lora_down(x)) * scale * multiplier`` cast back and added). One training step runs:
+  forward, MSE loss on ``pred.float()``, backward into the LoRA weights only, with and without gradient
+  checkpointing switched on the way ai-toolkit switches it (``enable_gradient_checkpointing()`` else
+  ``gradient_checkpointing = True``). A ``TorchDispatchMode`` records every storage an op creates and when it
+  dies (the frozen parameters' and buffers' own storages are excluded, so a weight's ``aten.t`` view is not an
+  allocation; LoRA gradients are dropped as they land, they are sized from the parameter count instead):
+  ``saved`` is what is live when the loss is formed (saved for backward), ``peak`` the most live at any point of
+  forward + backward. ``torch.utils.flop_counter``'s per-op formulas count forward and backward FLOPs. The step is
+  repeated with one more block of each kind; the difference is one block's share, and the full depth is
+  ``reduced + (full - reduced) * per_block`` (exact for stacks of identical blocks; checked against a full-depth
+  trace, see ``--check-depth``).
+  The cut keeps two blocks of each kind: with one, the peak can sit in a different phase of the step.
+* **Attention as on the GPU.** On CUDA, SDPA runs the flash kernel (no mask) or the memory-efficient kernel
+  (with a mask); both keep O(tokens) per head, never the tokens^2 matrix. CPU tensors would pick another kernel,
+  so ``torch.nn.functional.scaled_dot_product_attention`` is routed to ``aten._scaled_dot_product_flash_attention``
+  / ``aten._scaled_dot_product_efficient_attention`` (their meta kernels give the GPU's output and logsumexp
+  shapes, the flop counter has their formulas).
+* **Previews.** A no-grad forward with the LoRA active gives the inference transient peak.
+
+The fit (what the runtime evaluates)
+------------------------------------
+Every quantity ``q`` (bytes or FLOPs) at ``n`` image tokens (latent patches, frames included, text excluded) and
+batch ``b`` is stored as six numbers ``[s0, s1, s2, p0, p1, p2]``::
+
+    q(n, b) = (s0 + s1*n + s2*n^2) + b * (p0 + p1*n + p2*n^2)
+
+``s`` is what the batch shares (rotary tables, timestep vectors), ``p`` what each sample adds. The quadratic
+terms hold attention (FLOPs) and anything that materialises a tokens x tokens tensor (bytes; ~0 with flash
+attention). The text length is fixed per arch (``text_tokens``) and folded into the coefficients. UNets use the
+same form with ``n`` = latent pixels (h/8 * w/8). Each fit is exact on three token counts and two batch sizes
+and is checked on a fourth token count (``points`` keeps all of them, with the fit's error).
+
+Run (one to five minutes of CPU per traced arch, about an hour for all on one core; ``--sizes-only`` takes
+seconds; see tools/README.md)::
+
+    python tools/trace_archs.py --aitk /path/to/ai-toolkit            # all archs -> traces.json
+    python tools/trace_archs.py --aitk ... --only flux chroma          # a few, merged into the existing file
+    python tools/trace_archs.py --aitk ... --check-depth flux          # full-depth trace vs the block sum
+
+See tools/README.md for the environment (torch, diffusers, transformers versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc as _gc
+import json
+import os
+import sys
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import flop_registry
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "nbwizard" / "engine" / "data" / "traces.json"
+GIB = 1024 ** 3
+
+# ai-toolkit toolkit/lora_special.py LINEAR_MODULES / CONV_MODULES
+LINEAR_MODULES = ("Linear", "LoRACompatibleLinear", "QLinear", "OstrisLinear")
+CONV_MODULES = ("Conv2d", "LoRACompatibleConv", "QConv2d")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Attention with the GPU kernels' memory semantics.
+# ------------------------------------------------------------------------------------------------------------------
+_ORIG_SDPA = F.scaled_dot_product_attention
+
+
+def gpu_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """SDPA as CUDA runs it: flash without a mask, memory-efficient with one (O(tokens) saved per head)."""
+    squeeze = query.dim() == 3
+    if squeeze:
+        query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+        if attn_mask is not None and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(0)
+    if key.shape[-3] != query.shape[-3]:  # grouped-query attention: the kernels see repeated heads
+        rep = query.shape[-3] // key.shape[-3]
+        key, value = key.repeat_interleave(rep, dim=-3), value.repeat_interleave(rep, dim=-3)
+    b, h, nq, _ = query.shape
+    nk = key.shape[-2]
+    if attn_mask is None:
+        out = torch.ops.aten._scaled_dot_product_flash_attention(query, key, value, dropout_p, is_causal, False,
+                                                                 scale=scale)[0]
+    else:
+        if attn_mask.dtype == torch.bool:
+            bias = torch.zeros(attn_mask.shape, dtype=query.dtype, device=query.device)
+            bias = bias.masked_fill(~attn_mask, float("-inf"))
+        else:
+            bias = attn_mask.to(query.dtype)
+        while bias.dim() < 4:
+            bias = bias.unsqueeze(0)
+        bias = bias.expand(b, h, nq, nk)
+        need_lse = query.requires_grad or key.requires_grad or value.requires_grad
+        out = torch.ops.aten._scaled_dot_product_efficient_attention(query, key, value, bias, need_lse, dropout_p,
+                                                                     is_causal, scale=scale)[0]
+    return out.squeeze(0) if squeeze else out
+
+
+@contextlib.contextmanager
+def routed_sdpa():
+    """Send every ``scaled_dot_product_attention`` reference (module attribute or imported name) to ``gpu_sdpa``."""
+    patched = [(F, "scaled_dot_product_attention")]
+    for mod in list(sys.modules.values()):
+        try:
+            if mod is not None and mod is not F and getattr(mod, "scaled_dot_product_attention", None) is _ORIG_SDPA:
+                patched.append((mod, "scaled_dot_product_attention"))
+        except Exception:  # noqa: BLE001 - lazy modules may raise on getattr
+            continue
+    for mod, name in patched:
+        setattr(mod, name, gpu_sdpa)
+    try:
+        yield
+    finally:
+        for mod, name in patched:
+            setattr(mod, name, _ORIG_SDPA)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Storage tracking.
+# ------------------------------------------------------------------------------------------------------------------
+class StorageTracker(TorchDispatchMode):
+    """Bytes of live storages created by ops while active (storages known at the start are never counted), and
+    FLOPs by ``torch.utils.flop_counter``'s per-op formulas.
+
+    The FLOPs are counted here rather than under ``FlopCounterMode`` because its module tracker keeps activations
+    alive through backward (measured: with it, checkpointing seemed to save nothing).
+    """
+
+    def __init__(self, exclude: set[int]):
+        super().__init__()
+        self.exclude = exclude
+        self.live: dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+        self.flops = 0
+
+    def _release(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                st = t.untyped_storage()
+                key = st._cdata
+                if key in self.exclude or key in self.live:
+                    continue
+                nbytes = st.nbytes()
+                self.live[key] = nbytes
+                self.current += nbytes
+                if self.current > self.peak:
+                    self.peak = self.current
+                weakref.finalize(st, self._release, key)
+        return out
+
+    def reset_peak(self) -> None:
+        self.peak = self.current
+
+
+def storage_keys(module: nn.Module) -> set[int]:
+    return {t.untyped_storage()._cdata for t in [*module.parameters(), *module.buffers()]}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# LoRA the way ai-toolkit places and runs it.
+# ------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoraRule:
+    """ai-toolkit's LoRA placement for one arch (``toolkit/lora_special.py`` ``create_modules``)."""
+
+    targets: tuple[str, ...]                 # the model class's ``target_lora_modules``
+    ignore: tuple[str, ...] = ()             # ``network_kwargs.ignore_if_contains`` the UI sets for the arch
+    block_names: tuple[str, ...] | None = None  # ``get_transformer_block_names()``; None = legacy rules
+    legacy: str | None = None                # "flux", "lumina2", "v3": the legacy is_* branch
+    transformer: bool = True                 # prefix "transformer" (peft format) vs "lora_unet"
+    transformer_only: bool = True            # NetworkConfig default (toolkit/config_modules.py)
+    source: str = ""
+
+
+def lora_targets(root: nn.Module, rule: LoraRule, conv: bool = False) -> list[tuple[str, nn.Module]]:
+    """The (name, module) pairs ai-toolkit wraps with a LoRA (3x3 convs only when ``conv``)."""
+    prefix = "transformer" if rule.transformer else "lora_unet"
+    found: dict[int, tuple[str, nn.Module]] = {}
+    for name, module in root.named_modules():
+        if module.__class__.__name__ not in rule.targets:
+            continue
+        for child_name, child in module.named_modules():
+            cls = child.__class__.__name__
+            is_linear, is_conv = cls in LINEAR_MODULES, cls in CONV_MODULES
+            if not (is_linear or is_conv):
+                continue
+            clean = ".".join(x for x in (prefix, name, child_name) if x)
+            lora_name = clean.replace(".", "$$") if rule.transformer else clean.replace(".", "_")
+            if any(w in clean for w in rule.ignore):
+                continue
+            if rule.transformer_only and _outside_blocks(root, rule, clean, lora_name):
+                continue
+            if is_conv and child.kernel_size != (1, 1) and not conv:
+                continue
+            found.setdefault(id(child), (clean, child))
+    return list(found.values())
+
+
+def _outside_blocks(root: nn.Module, rule: LoraRule, clean: str, lora_name: str) -> bool:
+    if rule.block_names is not None:
+        return not any(b in clean for b in rule.block_names)
+    skip = False
+    if rule.legacy in ("flux", "v3") and "transformer_blocks" not in lora_name:
+        skip = True
+    if rule.legacy == "lumina2" and not any(k in lora_name for k in ("layers$$", "noise_refiner$$",
+                                                                      "context_refiner$$")):
+        skip = True
+    if hasattr(root, "transformer_blocks") and "transformer_blocks" not in lora_name:
+        skip = True
+    if hasattr(root, "blocks") and "blocks" not in lora_name:
+        skip = True
+    if hasattr(root, "single_blocks") and "single_blocks" not in lora_name and "double_blocks" not in lora_name:
+        skip = True
+    return skip
+
+
+def lora_params_per_rank(targets: list[tuple[str, nn.Module]]) -> tuple[int, int]:
+    """(linear + 1x1 conv, k x k conv) LoRA parameters per unit rank."""
+    lin = conv = 0
+    for _, m in targets:
+        if isinstance(m, nn.Linear):
+            lin += m.in_features + m.out_features
+        elif m.kernel_size == (1, 1):
+            lin += m.in_channels + m.out_channels
+        else:
+            conv += m.in_channels * m.kernel_size[0] * m.kernel_size[1] + m.out_channels
+    return lin, conv
+
+
+class _Multiplier:
+    tensor: torch.Tensor | None = None  # network.torch_multiplier: one value per sample
+
+
+def inject_lora(targets: list[tuple[str, nn.Module]], rank: int, mult: _Multiplier) -> list[nn.Parameter]:
+    """Wrap each target like ai-toolkit's LoRAModule (fp32 weights, ``network.force_to(dtype=float32)``)."""
+    params: list[nn.Parameter] = []
+    for _, org in targets:
+        if isinstance(org, nn.Linear):
+            down = nn.Linear(org.in_features, rank, bias=False, dtype=torch.float32)
+            up = nn.Linear(rank, org.out_features, bias=False, dtype=torch.float32)
+        else:
+            down = nn.Conv2d(org.in_channels, rank, org.kernel_size, org.stride, org.padding, bias=False,
+                             dtype=torch.float32)
+            up = nn.Conv2d(rank, org.out_channels, 1, bias=False, dtype=torch.float32)
+        scale = torch.tensor(1.0, dtype=torch.float32)  # alpha / rank; its value does not change memory
+        org_forward = org.forward
+
+        def forward(x, *args, _org=org_forward, _down=down, _up=up, _scale=scale, **kwargs):
+            org_out = _org(x, *args, **kwargs)
+            lx = _up(_down(x.to(torch.float32))) * _scale
+            m = mult.tensor
+            while m.dim() < lx.dim():
+                m = m.unsqueeze(-1)
+            if lx.shape[0] != m.shape[0]:
+                m = m.repeat_interleave(lx.shape[0] // m.shape[0], dim=0)
+            return org_out + (lx * m).to(org_out.dtype)
+
+        org.forward = forward
+        org._lora = nn.ModuleList([down, up])  # keeps them alive, visible to .parameters() of the model
+        params += [down.weight, up.weight]
+    return params
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# One traced step.
+# ------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    """One grid point: batch and the sample's size in pixels (frames 1 for an image)."""
+
+    batch: int
+    frames: int
+    height: int
+    width: int
+
+
+@dataclass
+class Measured:
+    saved: int = 0
+    peak: int = 0
+    fwd_flops: int = 0
+    bwd_flops: int = 0
+
+
+def set_gc(model: nn.Module, on: bool) -> None:
+    """ai-toolkit jobs/process/BaseSDTrainProcess.py: ``enable_gradient_checkpointing()`` else the flag."""
+    if on and hasattr(model, "enable_gradient_checkpointing"):
+        model.enable_gradient_checkpointing()
+    elif not on and hasattr(model, "disable_gradient_checkpointing"):
+        model.disable_gradient_checkpointing()
+    elif hasattr(model, "gradient_checkpointing"):
+        model.gradient_checkpointing = on
+    else:
+        raise RuntimeError(f"{type(model).__name__} has no gradient-checkpointing switch")
+
+
+Job = tuple[Point, bool, bool]  # point, gradient checkpointing, training (False: a no-grad preview forward)
+
+
+def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 32) -> list[Measured]:
+    """Build the cut model once under fake tensors, then measure each job: a training step or a preview forward."""
+    results: list[Measured] = []
+    with FakeTensorMode(), routed_sdpa():
+        torch.manual_seed(0)
+        prev = torch.get_default_dtype()
+        torch.set_default_dtype(torch.bfloat16)
+        try:
+            model = spec.build(depth)
+        finally:
+            torch.set_default_dtype(prev)
+        model.requires_grad_(False)
+        mult = _Multiplier()
+        lora = inject_lora(lora_targets(model, spec.lora), rank, mult)
+        for p in lora:
+            p.requires_grad_(True)
+            p.register_post_accumulate_grad_hook(lambda p: setattr(p, "grad", None))
+        exclude = storage_keys(model)
+        for point, gc, train in jobs:
+            model.train(train)
+            set_gc(model, gc and train)
+            results.append(_one_step(spec, model, mult, exclude, point, train))
+            _gc.collect()
+        del model, lora
+    _gc.collect()
+    return results
+
+
+def _one_step(spec: "Spec", model: nn.Module, mult: _Multiplier, exclude: set[int], point: Point,
+              train: bool) -> Measured:
+    tracker = StorageTracker(exclude)
+    res = Measured()
+    with tracker:
+        mult.tensor = torch.ones(point.batch * spec.cond_batch, dtype=torch.float32)
+        inputs = spec.inputs(model, point)
+        if train:
+            pred = spec.forward(model, inputs)
+            target = torch.randn(pred.shape, dtype=torch.float32)
+            loss = F.mse_loss(pred.float(), target, reduction="none").mean()
+            res.saved = tracker.current
+            res.fwd_flops = tracker.flops
+            loss.backward()
+            res.bwd_flops = tracker.flops - res.fwd_flops
+            del loss, pred, target
+        else:
+            with torch.no_grad():
+                pred = spec.forward(model, inputs)
+            res.fwd_flops = tracker.flops
+            del pred
+        del inputs
+        mult.tensor = None
+        res.peak = tracker.peak
+    return res
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Arch description (filled in by tools/trace_arch_specs.py).
+# ------------------------------------------------------------------------------------------------------------------
+@dataclass
+class Spec:
+    key: str                                   # trace id
+    archs: tuple[str, ...]                     # catalog archs this trace serves
+    model_class: str                           # class traced, dotted
+    code: str                                  # where the class comes from (library + version / ai-toolkit path)
+    config_source: str                         # the config used and where it comes from
+    build: Callable[[dict[str, int]], nn.Module]
+    depth: dict[str, int]                      # constructor knob -> full block count
+    inputs: Callable[[nn.Module, Point], dict[str, Any]] | None  # None: sizes only (see ``not_traced``)
+    forward: Callable[[nn.Module, dict[str, Any]], torch.Tensor] | None
+    lora: LoraRule
+    facts: dict[str, Any]                      # shape facts with sources
+    text_tokens: int
+    text_note: str
+    px: int                                    # pixels per token side: VAE downsample x patch (8 for a UNet)
+    grid: tuple[tuple[int, int, int], ...]     # (frames, height, width) in pixels: 3 fit points + 1 check
+    cfg_doubles: bool = False                  # previews run cond + uncond in one batch
+    cond_batch: int = 1                        # batch multiplier inside the model (e.g. 1)
+    public: tuple[float, str] | None = None    # public parameter figure (billions) and its citation
+    experts: int = 1                           # MoE of identical experts (Wan 2.2 A14B): the trace is one expert
+    components: list[dict[str, Any]] = field(default_factory=list)  # text encoders / VAE counted from code
+    unet: bool = False                         # tokens are latent pixels (no patchify)
+    notes: list[str] = field(default_factory=list)
+    min_depth: dict[str, int] | None = None    # reduced depth (default 1 of each)
+    not_traced: str = ""                       # why only the sizes are measured
+    config_verified: bool = True               # False: a class default the release may not match
+
+    tdown: int = 1                             # VAE temporal downsample (video): latent frames = 1 + (f - 1) / tdown
+
+    def latent_frames(self, frames: int) -> int:
+        return 1 + (frames - 1) // self.tdown if self.tdown > 1 else frames
+
+    def tokens(self, frames: int, h: int, w: int) -> int:
+        return self.latent_frames(frames) * (h // self.px) * (w // self.px)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Sizes on the meta device.
+# ------------------------------------------------------------------------------------------------------------------
+def meta_build(spec: Spec, depth: dict[str, int] | None = None) -> nn.Module:
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device("meta"):
+            return spec.build(depth or spec.depth)
+    finally:
+        torch.set_default_dtype(prev)
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def sizes(spec: Spec) -> dict[str, Any]:
+    model = meta_build(spec)
+    total = count(model)
+    children = {name: count(child) for name, child in model.named_children() if count(child)}
+    own = total - sum(children.values())
+    if own:
+        children["(own parameters)"] = own
+    targets = lora_targets(model, spec.lora)
+    lin, _ = lora_params_per_rank(targets)
+    conv_targets = lora_targets(model, spec.lora, conv=True)
+    _, conv = lora_params_per_rank(conv_targets)
+    return {"params": total, "children": children, "lora_modules": len(targets),
+            "lora_params_per_rank": lin, "lora_conv_params_per_rank": conv,
+            "lora_conv_modules": len(conv_targets) - len(targets)}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Fitting.
+# ------------------------------------------------------------------------------------------------------------------
+def _quad(ns: list[int], qs: list[float]) -> list[float]:
+    """Exact quadratic through three points (c0, c1, c2)."""
+    (x0, x1, x2), (y0, y1, y2) = ns, qs
+    d01, d12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+    c2 = (d12 - d01) / (x2 - x0)
+    c1 = d01 - c2 * (x0 + x1)
+    c0 = y0 - c1 * x0 - c2 * x0 * x0
+    return [c0, c1, c2]
+
+
+def fit6(ns: list[int], q1: list[float], q2: list[float]) -> list[float]:
+    """[s0, s1, s2, p0, p1, p2] from the values at batch 1 (q1) and batch 2 (q2) over three token counts."""
+    per = [b - a for a, b in zip(q1, q2)]
+    shared = [a - p for a, p in zip(q1, per)]
+    return _quad(ns, shared) + _quad(ns, per)
+
+
+def evaluate(c: list[float], n: float, b: float) -> float:
+    return c[0] + c[1] * n + c[2] * n * n + b * (c[3] + c[4] * n + c[5] * n * n)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Driver.
+# ------------------------------------------------------------------------------------------------------------------
+QUANTITIES = ("saved", "peak", "fwd_flops", "bwd_flops")
+
+
+def _depth_runs(spec: Spec) -> list[tuple[str | None, dict[str, int]]]:
+    # Two blocks of each kind, not one: with one block the peak can sit in another phase of the step (measured on
+    # Wan 2.1 1.3B with checkpointing: the first extra block adds 69 MiB to the peak, every later one 23 MiB, its
+    # checkpointed input); from two on every quantity grows by the same amount per block.
+    base = dict(spec.min_depth or {k: min(2, n) for k, n in spec.depth.items()})
+    runs: list[tuple[str | None, dict[str, int]]] = [(None, base)]
+    for k in spec.depth:
+        if spec.depth[k] != base[k]:
+            runs.append((k, {**base, k: base[k] + 1}))
+    return runs
+
+
+def measure(spec: Spec, jobs: list[Job]) -> list[dict[str, float]]:
+    """Each job at the cut depth, extrapolated to the full depth by one block more per kind.
+
+    A block's share is measured at batch 1 only and scaled by the batch: everything a block adds is per sample
+    (the shared tensors, rotary tables and the like, are made once outside the blocks). Checked on FLUX.1: the
+    scaled share equals the one traced at batch 2 to the byte.
+    """
+    runs = _depth_runs(spec)
+    base_depth = runs[0][1]
+    base = run_steps(spec, base_depth, jobs)
+    out = [{q: float(getattr(m, q)) for q in QUANTITIES} for m in base]
+    unit = sorted({(p.frames, p.height, p.width, gc, train) for p, gc, train in jobs})
+    unit_jobs = [(Point(1, f, h, w), gc, train) for f, h, w, gc, train in unit]
+    for knob, depth in runs[1:]:
+        more = dict(zip(unit, run_steps(spec, depth, unit_jobs)))
+        base_one = {k: b for k, b in zip(unit, [base[jobs.index(j)] if j in jobs else None for j in unit_jobs])}
+        missing = [k for k, v in base_one.items() if v is None]
+        if missing:
+            extra_base = run_steps(spec, base_depth, [(Point(1, *k[:3]), k[3], k[4]) for k in missing])
+            base_one.update(zip(missing, extra_base))
+        extra = spec.depth[knob] - base_depth[knob]
+        for o, (p, gc, train) in zip(out, jobs):
+            k = (p.frames, p.height, p.width, gc, train)
+            for q in QUANTITIES:
+                o[q] += extra * p.batch * (getattr(more[k], q) - getattr(base_one[k], q))
+    return out
+
+
+MODES = {"train_gc": (True, True), "train_no_gc": (False, True), "preview": (False, False)}
+
+
+def trace(spec: Spec, log=print) -> dict[str, Any]:
+    """All grid points for one arch, fitted."""
+    t0 = time.time()
+    fit_pts, check_pt = spec.grid[:3], spec.grid[3]
+    ns = [spec.tokens(*g) for g in fit_pts]
+    n_check = spec.tokens(*check_pt)
+    fits: dict[str, dict[str, list[float]]] = {}
+    points: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    for mode, (gc, train) in MODES.items():
+        jobs = [(Point(b, *g), gc, train) for b in (1, 2) for g in fit_pts] + [(Point(1, *check_pt), gc, train)]
+        try:
+            values = iter(measure(spec, jobs))
+        except RuntimeError as exc:  # the model code itself fails in this mode (stated, not hidden)
+            errors[mode] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            log(f"  {spec.key} {mode}: FAILS in the model code: {errors[mode]}")
+            continue
+        vals = {b: [next(values) for _ in fit_pts] for b in (1, 2)}
+        check = next(values)
+        quantities = QUANTITIES if train else ("peak", "fwd_flops")
+        fits[mode] = {q: fit6(ns, [v[q] for v in vals[1]], [v[q] for v in vals[2]]) for q in quantities}
+        for b in (1, 2):
+            for n, v in zip(ns, vals[b]):
+                points.append({"mode": mode, "tokens": n, "batch": b, **{q: v[q] for q in quantities}})
+        points.append({"mode": mode, "tokens": n_check, "batch": 1, "check": True,
+                       **{q: check[q] for q in quantities}})
+        errs = {q: evaluate(fits[mode][q], n_check, 1) / check[q] - 1 if check[q] else 0.0 for q in quantities}
+        log(f"  {spec.key} {mode}: check at {n_check} tokens, fit error "
+            + ", ".join(f"{q} {e:+.2%}" for q, e in errs.items()))
+    log(f"  {spec.key}: traced in {time.time() - t0:.0f} s")
+    out: dict[str, Any] = {"fits": fits, "points": points}
+    if errors:
+        out["mode_errors"] = errors
+    return out
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+    out = {"torch": torch.__version__}
+    for pkg in ("diffusers", "transformers"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def record(spec: Spec, aitk_commit: str, with_trace: bool, log=print) -> dict[str, Any]:
+    size = sizes(spec)
+    rec: dict[str, Any] = {
+        "archs": list(spec.archs),
+        "model_class": spec.model_class,
+        "code": spec.code.replace("{aitk}", aitk_commit),
+        "config_source": spec.config_source,
+        "config_verified": spec.config_verified,
+        "denoiser_params": size["params"] * spec.experts,
+        "expert_params": size["params"] if spec.experts > 1 else None,
+        "experts": spec.experts,
+        "children_params": size["children"],
+        "lora": {"modules": size["lora_modules"] * spec.experts,
+                 "params_per_rank": size["lora_params_per_rank"] * spec.experts,
+                 "conv_modules": size["lora_conv_modules"] * spec.experts,
+                 "conv_params_per_rank": size["lora_conv_params_per_rank"] * spec.experts,
+                 "targets": list(spec.lora.targets), "ignore_if_contains": list(spec.lora.ignore),
+                 "block_names": list(spec.lora.block_names) if spec.lora.block_names is not None else None,
+                 "source": spec.lora.source.replace("{aitk}", aitk_commit)},
+        "public": {"params_b": spec.public[0], "source": spec.public[1]} if spec.public else None,
+        "facts": spec.facts,
+        "text_tokens": spec.text_tokens,
+        "text_note": spec.text_note,
+        "tokens_are": "latent pixels: (height/8) x (width/8), no patchify" if spec.unet else
+        f"latent patches: latent frames x (height/{spec.px}) x (width/{spec.px}) in pixels; text tokens excluded",
+        "px": spec.px,
+        "tdown": spec.tdown,
+        "cfg_doubles": spec.cfg_doubles,
+        "depth": spec.depth,
+        "components": spec.components,
+        "notes": spec.notes,
+    }
+    if spec.public:
+        err = rec["denoiser_params"] / (spec.public[0] * 1e9) - 1
+        log(f"  {spec.key}: {rec['denoiser_params'] / 1e9:.3f} B params (public {spec.public[0]} B, {err:+.1%}), "
+            f"LoRA {rec['lora']['params_per_rank']:,}/rank over {rec['lora']['modules']} modules")
+    if spec.inputs is None:
+        rec["not_traced"] = spec.not_traced or "forward inputs not described"
+    elif with_trace:
+        rec.update(trace(spec, log))
+    return rec
+
+
+def check_depth(spec: Spec, log=print) -> None:
+    """Compare the block-sum extrapolation with a full-depth trace at the first grid point."""
+    g = spec.grid[0]
+    for gc in (True, False):
+        point = Point(1, *g)
+        (est,) = measure(spec, [(point, gc, True)])
+        t0 = time.time()
+        (full,) = run_steps(spec, spec.depth, [(point, gc, True)])
+        log(f"{spec.key} gc={gc} full depth ({time.time() - t0:.0f} s): "
+            + ", ".join(f"{q} {getattr(full, q):.4g} vs block sum {est[q]:.4g} ({est[q] / getattr(full, q) - 1:+.3%})"
+                        for q in QUANTITIES if getattr(full, q)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--aitk", required=True, type=Path, help="an ai-toolkit checkout (its root folder)")
+    ap.add_argument("--only", nargs="*", help="trace ids to (re)measure; the others are kept from the file")
+    ap.add_argument("--sizes-only", action="store_true", help="parameter counts and LoRA only, no trace")
+    ap.add_argument("--refresh", action="store_true",
+                    help="recount sizes and rewrite sources/notes, keeping the traced fits and points in the file")
+    ap.add_argument("--check-depth", nargs="*", help="trace ids: full-depth trace vs the block-sum extrapolation")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--merge", nargs="*", type=Path, default=[],
+                    help="other traces files (from parallel runs) whose traced records join the output first")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.modules.setdefault("trace_archs", sys.modules[__name__])  # the specs module imports this one by name
+    import trace_arch_specs as specs_mod
+
+    commit = specs_mod.setup_aitk(args.aitk)
+    all_specs = specs_mod.specs()
+    if args.check_depth:
+        for key in args.check_depth:
+            check_depth(all_specs[key])
+        return
+    keys = args.only or list(all_specs)
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    traces = dict(old.get("traces", {}))
+    for other in args.merge:
+        for key, rec in json.loads(other.read_text(encoding="utf-8"))["traces"].items():
+            if "fits" in rec or "fits" not in traces.get(key, {}):
+                traces[key] = rec
+
+    def write() -> dict[str, Any]:
+        doc = {
+            "$source": "tools/trace_archs.py: fake-tensor traces of the denoiser classes ai-toolkit trains",
+            "versions": {**versions(), "ai-toolkit": commit},
+            "fit_form": "q(n, b) = (s0 + s1*n + s2*n^2) + b*(p0 + p1*n + p2*n^2); coefficients [s0, s1, s2, p0, p1, "
+                        "p2]; n = image tokens (see tokens_are), b = batch; bytes or FLOPs",
+            "lora_rank_traced": 32,
+            "assumptions": assumptions,
+            "components": components,
+            "traces": {k: traces[k] for k in sorted(traces, key=lambda k: list(all_specs).index(k)
+                                                      if k in all_specs else len(all_specs))},
+        }
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, args.out)  # after every arch: a long run keeps what it measured
+        return doc
+
+    assumptions, components = specs_mod.assumptions(commit), specs_mod.component_sizes()
+    failed = []
+    for key in keys:
+        print(f"{key}:", flush=True)
+        try:
+            rec = record(all_specs[key], commit, not (args.sizes_only or args.refresh),
+                         log=lambda s: print(s, flush=True))
+            if args.refresh and "fits" in traces.get(key, {}):
+                rec.update({k: traces[key][k] for k in ("fits", "points", "mode_errors") if k in traces[key]})
+            traces[key] = rec
+        except Exception as exc:  # noqa: BLE001 - one arch's failure must not lose the others' measurements
+            import traceback
+            traceback.print_exc()
+            failed.append(f"{key}: {type(exc).__name__}: {exc}")
+        write()
+    doc = write()
+    print(f"wrote {len(doc['traces'])} traces to {args.out}")
+    if failed:
+        print("FAILED:\n  " + "\n  ".join(failed))
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
