@@ -204,7 +204,7 @@ def test_an_imported_ai_toolkit_example_is_saved_as_written_but_for_the_suggesti
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("button", name="Next", exact=True).wait_for(state="visible", timeout=120_000)
     # planned for a rented RTX 4090 with 64 GB of RAM (this machine has too little to load FLUX)
-    page.get_by_label("Target GPU").select_option(label="NVIDIA GeForce RTX 4090")
+    page.get_by_label("Target GPU").select_option(label="NVIDIA GeForce RTX 4090 · 24 GB")
     expect(page.locator("#nbw-vram")).to_contain_text("24.0 GiB", timeout=30_000)
     page.get_by_label("RAM (GiB)").fill("64")
     page.get_by_label("RAM (GiB)").press("Enter")
@@ -227,11 +227,11 @@ def test_an_imported_ai_toolkit_example_is_saved_as_written_but_for_the_suggesti
         page.get_by_role("button", name="Next", exact=True).or_(
             page.get_by_role("button", name="Review", exact=True)).first.click()
         expect(heading).not_to_have_text(title, timeout=30_000)
-    page.get_by_label("Save to").fill(str(work / "imported.yaml"))
+    page.get_by_label("Save to").fill(str(work / f"imported-{page.size}.yaml"))  # one per window size
     page.get_by_label("Save to").press("Enter")
     page.get_by_role("button", name="Save YAML").click()
     expect(page.locator("#nbw-saved")).to_be_visible(timeout=30_000)
-    saved, written = nbwizard.load_job(work / "imported.yaml"), nbwizard.load_job(example)
+    saved, written = nbwizard.load_job(work / f"imported-{page.size}.yaml"), nbwizard.load_job(example)
     trigger = saved.get("process.trigger_word")
     assert trigger and not written.is_set("process.trigger_word")
     assert saved == written.set("process.trigger_word", trigger)
