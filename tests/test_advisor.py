@@ -90,7 +90,11 @@ def test_texts_are_plain_text():
 def test_setting_notes_follow_experience(job, profile):
     beginner = advise(job, profile, Intent(experience="beginner"), "memory").settings
     advanced = advise(job, profile, Intent(experience="advanced"), "memory").settings
-    assert [n.path for n in beginner] == [s.path for s in step_settings("memory", common=True)]
+    from nbwizard.engine.arch import arch_of
+    from nbwizard.engine.settings import applies
+
+    shown = [s.path for s in step_settings("memory", common=True) if applies(s, job.get, arch_of(job))]
+    assert [n.path for n in beginner] == shown and "model.low_vram" not in shown  # not a setting of this model
     by_path = {n.path: n.text for n in advanced}
     assert by_path["train.batch_size"] == setting("train.batch_size").help
     assert "activation memory" in {n.path: n.text for n in beginner}["train.batch_size"]
@@ -170,7 +174,7 @@ def test_warnings_are_filtered_by_step_errors_first():
     assert [(w.severity, w.path) for w in lines] == [
         ("error", "train.lr_scheduler"), ("warning", "train.lr"), ("warning", "train.learning_rate")]
     assert [w.fixable for w in lines] == [False, True, False]
-    assert lines[0].code == "scheduler" and lines[0].label == "Lr scheduler"
+    assert lines[0].code == "scheduler" and lines[0].label == "Learning rate schedule"
     assert [w.path for w in advisor._warnings(_report(), "memory")] == ["train.batch_size"]
     assert [w.message for w in advisor._warnings(_report(), "dataset")] == ["folder does not exist"]
 

@@ -203,3 +203,47 @@ def test_known_reference_numbers():
     assert (t4.bf16, t4.fp8) == (False, False)
     assert find_gpu("M1").bf16 is False
     assert find_gpu("M2").bf16 is True
+
+
+@pytest.mark.parametrize(
+    ("driver_string", "memory", "segment"),
+    [
+        ("NVIDIA A40", 48, "datacenter"),
+        ("NVIDIA A30", 24, "datacenter"),
+        ("NVIDIA L4", 24, "datacenter"),
+        ("NVIDIA RTX 2000 Ada Generation", 16, "workstation"),
+        ("NVIDIA RTX 4000 Ada Generation", 20, "workstation"),
+        ("NVIDIA RTX 4000 SFF Ada Generation", 20, "workstation"),
+        ("NVIDIA RTX 4500 Ada Generation", 24, "workstation"),
+        ("NVIDIA RTX 5000 Ada Generation", 32, "workstation"),
+        ("NVIDIA RTX 6000 Ada Generation", 48, "workstation"),
+        ("NVIDIA GeForce RTX 4070 Ti", 12, "consumer"),
+        ("NVIDIA GeForce RTX 4070 SUPER", 12, "consumer"),
+        ("NVIDIA GeForce RTX 4070 Ti SUPER", 16, "consumer"),
+        ("NVIDIA GeForce RTX 5070 Ti", 16, "consumer"),
+        ("NVIDIA GeForce RTX 4060", 8, "consumer"),
+        ("NVIDIA GeForce RTX 3060 Ti", 8, "consumer"),
+        ("NVIDIA GeForce RTX 3070 Ti", 8, "consumer"),
+        ("NVIDIA GeForce RTX 3080 Ti", 12, "consumer"),
+    ],
+)
+def test_the_cards_people_rent_and_own_resolve_from_their_driver_names(driver_string, memory, segment):
+    card = find_gpu(driver_string)
+    assert card.name == driver_string and card.memory_gib == memory and card.segment == segment
+    assert card.bf16_tflops and card.bandwidth_gbs and card.sources
+
+
+def test_ada_workstation_figures_follow_one_per_sm_rate():
+    """Professional Ada cards: SMs x 1024 FLOP/clock x boost, the rate the RTX 6000 Ada datasheet implies."""
+    for name, sms, ghz in (("RTX 6000 Ada", 142, 2.505), ("RTX 5000 Ada", 100, 2.55), ("RTX 4500 Ada", 60, 2.58),
+                           ("RTX 4000 Ada", 48, 2.175), ("RTX 4000 SFF Ada", 48, 1.56), ("RTX 2000 Ada", 22, 2.13)):
+        assert find_gpu(name).bf16_tflops == pytest.approx(sms * 1024 * ghz / 1000, abs=0.1), name
+
+
+def test_the_target_picker_names_each_card_with_its_memory():
+    from nbwizard.widgets.app import gpu_label
+
+    assert gpu_label(find_gpu("L4")) == "NVIDIA L4 · 24 GB"
+    assert gpu_label(find_gpu("A40")) == "NVIDIA A40 · 48 GB"
+    assert gpu_label(find_gpu("RTX 3060 12GB")) == "NVIDIA GeForce RTX 3060 12GB"  # the size is in the name already
+    assert all(f"{g.memory_gib:g}" in gpu_label(g) for g in gpus())

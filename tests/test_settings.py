@@ -90,3 +90,80 @@ def test_did_you_mean_uses_other_trainers_names_and_spelling():
 def test_summaries_are_one_line():
     for s in nbwizard.settings():
         assert "\n" not in s.summary and len(s.summary) <= 110
+
+
+def test_labels_are_in_peoples_words_not_the_keys():
+    assert setting("network.linear").label == "LoRA rank"
+    assert setting("train.lr").label == "Learning rate"
+    assert setting("sample.samples[].network_multiplier").label == "LoRA strength"
+    assert setting("model.te_dtype").label == "Text encoder precision"  # made from the key's words
+    for s in nbwizard.settings():
+        assert s.label and s.label[0].isupper() or s.label[0] == "x", s.path
+
+
+def test_no_two_settings_of_a_page_share_a_label():
+    from collections import Counter
+
+    def group(s):  # a list item's fields (a prompt's width) sit apart from the section's own (the preview width)
+        return s.step, s.section.endswith("[]") and s.section != "datasets[]"
+
+    counts = Counter((group(s), s.label) for s in nbwizard.settings())
+    assert [k for k, n in counts.items() if n > 1] == []
+
+
+CODE_TALK = ("float()", "int()", "cast with", "aitk-archs", "aitk-schema", ".md", "ModelConfig", "parse time",
+             "raises", "get_torch_dtype")
+
+
+def test_help_has_no_implementation_notes():
+    for s in nbwizard.settings():
+        assert not [w for w in CODE_TALK if w in s.help], (s.path, s.help)
+    assert setting("datasets[].network_weight").help == "The adapter's strength while training on this dataset."
+    assert "aitk" not in setting("model.model_kwargs").help
+
+
+def test_summaries_end_on_a_whole_word():
+    words = {w.strip(".,;:()'") for s in nbwizard.settings() for w in s.help.split()}
+    for s in nbwizard.settings():
+        if s.summary.endswith("..."):
+            last = s.summary[:-3].split()[-1].strip(".,;:()'")
+            assert last in words, (s.path, s.summary)
+
+
+def test_a_setting_says_when_it_applies_from_the_trainer_ui_facts():
+    from nbwizard.engine.models import model_info
+    from nbwizard.engine.settings import applies
+
+    flux, sdxl, wan = model_info("flux"), model_info("sdxl"), model_info("wan21:1b")
+    lora = {"network.type": "lora"}.get
+    lokr = {"network.type": "lokr"}.get
+    assert not applies(setting("network.conv_alpha"), lora, flux) and applies(setting("network.conv_alpha"), lora, sdxl)
+    assert not applies(setting("network.lokr_factor"), lora, flux) and applies(setting("network.lokr_factor"), lokr, flux)
+    assert applies(setting("network.linear"), lokr, flux), "LoKr reads the rank too"
+    assert not applies(setting("datasets[].num_frames"), lora, flux) and applies(setting("datasets[].num_frames"), lora, wan)
+    assert not applies(setting("sample.fps"), lora, sdxl) and applies(setting("sample.fps"), lora, wan)
+    assert applies(setting("train.lr"), lora, None)
+
+
+def test_a_per_prompt_value_names_the_setting_it_falls_back_to():
+    assert setting("sample.samples[].width").falls_back_to == "sample.width"
+    assert setting("sample.samples[].network_multiplier").falls_back_to == "sample.network_multiplier"
+
+
+def test_the_committed_descriptions_are_what_the_tool_makes_from_the_reference(schema_reference):
+    """Labels, help and conditions are generated (tools/import_schema.py): nobody edits the JSON by hand."""
+    import importlib.util
+    import json
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        spec = importlib.util.spec_from_file_location("import_schema", ROOT / "tools" / "import_schema.py")
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    committed = json.loads((ROOT / "src/nbwizard/engine/data/settings.json").read_text())
+    assert tool.build(schema_reference) == committed

@@ -132,7 +132,7 @@ def test_fix_buttons_clear_their_validation_items(wizard):
     wizard.preflight.import_button.click()
     wizard.go("review")
     before = [i.code for i in wizard._derived.report.issues]
-    buttons = [row.children[1] for row in wizard.review.report.children if len(row.children) == 2]
+    buttons = [b for row in wizard.review.report.children for b in row.children[1:] if b.description == "Fix"]
     assert buttons, "the imported job has fixable problems"
     buttons[0].click()
     after = [i.code for i in wizard._derived.report.issues]
@@ -273,7 +273,7 @@ def test_a_user_value_shows_what_the_wizard_would_choose(wizard):
     row = wizard._rows["train.lr"]
     assert "Recommended: 0.0001" in row.note.value and row.apply.layout.display is None
     wizard.go("review")
-    assert "train.lr" in wizard.review.comparison.value
+    assert "Learning rate" in wizard.review.comparison.value
 
 
 def test_importing_a_legacy_flag_job_keeps_its_model(wizard, tmp_path):
@@ -358,10 +358,12 @@ def test_changing_the_model_keeps_the_users_own_prompts(wizard):
     assert wizard.state.job.get("sample.sample_every") == 500
 
 
-def test_side_changes_of_an_edit_are_said(wizard):
+def test_side_changes_of_an_edit_are_said_in_labels_at_the_top(wizard):
     wizard.controls["train.batch_size"].value = 8
-    if "also changed" in wizard.status.value:
-        assert "<code>" in wizard.status.value
+    note = wizard.status.value
+    assert "also changed" in note and "→" in note
+    assert "train." not in note and "<code>" not in note  # labels, not setting paths
+    assert wizard.status in wizard._top.children  # shown in the top bar, where the person is looking
 
 
 def test_the_page_shown_survives_pages_coming_and_going(wizard):

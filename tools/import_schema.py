@@ -11,8 +11,12 @@ The committed JSON is the package's single source; run this only when the refere
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections import Counter
 from pathlib import Path
+
+from setting_words import LABELS, applies, clean_help, humanize
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "nbwizard" / "engine" / "data" / "settings.json"
 
@@ -111,11 +115,39 @@ def _trainers(entry: dict) -> list[str]:
     return ["upstream", "extended"]
 
 
-def _help(entry: dict) -> str:
+def _help(path: str, entry: dict) -> str:
     text = " ".join(str(entry.get("doc", "")).split())
     if entry.get("effective") is False:
         text += " (Read by the trainer but has no effect in the current revision.)"
-    return text
+    return clean_help(path, text)
+
+
+_FALLS_BACK = re.compile(r"^falls back to ([\w.]+)$")
+
+
+def _falls_back_to(section: str, entry: dict, paths: set[str]) -> str | None:
+    """The setting whose value applies when this one is left out ("falls back to sample.width")."""
+    match = _FALLS_BACK.match(entry.get("default_note") or "")
+    if not match:
+        return None
+    name = match.group(1)
+    for candidate in (name, f"{section}.{name}", f"{section.rpartition('.')[0]}.{name}".lstrip(".")):
+        if candidate in paths:
+            return candidate
+    return None
+
+
+def _unique_labels(records: list[dict]) -> None:
+    """Settings shown on one page never share a label: a repeated one names its section (list items apart)."""
+    def group(r: dict) -> tuple[str, bool]:
+        section = r["path"].rpartition(".")[0]
+        return r["step"], section.endswith("[]") and section != "datasets[]"
+
+    seen = Counter((group(r), r["label"]) for r in records)
+    for r in records:
+        if seen[(group(r), r["label"])] > 1 and r["path"] not in LABELS:
+            section = r["path"].rpartition(".")[0].replace("[]", "").rpartition(".")[2] or "job"
+            r["label"] = f"{r['label']} ({humanize(section).lower()})"
 
 
 def build(reference: dict) -> list[dict]:
@@ -130,10 +162,11 @@ def build(reference: dict) -> list[dict]:
             step = STEP_BY_KEY.get((section, key), STEP_BY_SECTION[section])
             record = {
                 "path": path,
+                "label": LABELS.get(path) or humanize(key),
                 "type": entry["type"],
                 "default": entry.get("default"),
                 "choices": entry.get("choices") or entry.get("ui_choices"),
-                "help": _help(entry),
+                "help": _help(path, entry),
                 "step": step,
                 "common": bool(entry.get("ui_exposed")) and section not in ADVANCED_SECTIONS,
                 "trainers": _trainers(entry),
@@ -145,9 +178,23 @@ def build(reference: dict) -> list[dict]:
                     record[dst] = entry[src]
             if entry.get("effective") is False:
                 record["effective"] = False
+            if section in ADVANCED_SECTIONS:
+                record["other_jobs"] = True
             if path in ALIASES:
                 record["aliases"] = ALIASES[path]
+            if rule := applies(path, entry.get("ui_condition")):
+                record["applies"] = rule
             out.append(record)
+    paths = {r["path"] for r in out}
+    for record in out:
+        section, _, key = record["path"].rpartition(".")
+        entry = reference.get(section or "job", {}).get(key, {})
+        if fallback := _falls_back_to(section, entry, paths):
+            record["falls_back_to"] = fallback
+    _unique_labels(out)
+    unknown = {p for r in out for p in r.get("applies", {}).get("when", {})} - paths
+    if unknown or set(LABELS) - paths:
+        raise SystemExit(f"labels or conditions name unknown settings: {sorted(unknown | (set(LABELS) - paths))}")
     missing = set(ALIASES) - {r["path"] for r in out}
     if missing:
         raise SystemExit(f"aliases name unknown settings: {sorted(missing)}")

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from .arch import identify
 from .intent import EXPERIENCE_LEVELS
-from .settings import STEP_IDS, STEPS, setting, settings, step_settings, suggest_key
+from .settings import STEP_IDS, STEPS, applies, setting, settings, step_settings, suggest_key
 
 PAGES: tuple[str, ...] = ("preflight", *STEP_IDS, "review")
 """Every wizard page the advisor speaks for: pre-flight, the twelve steps, review."""
@@ -239,11 +239,10 @@ def advise(job: Any, profile: Any, intent: Any, step: str, *, recommendation: An
     _check(step, experience)
     model = identify(job) if job is not None else None
     spec = model.spec if model is not None else None
-    hidden = set(spec.hidden_sections if spec is not None else ())
-    hidden |= {"network.conv_alpha"} if "network.conv" in hidden else set()
-    notes = () if step in ("preflight", "review") else tuple(
+    value_of = job.get if job is not None else (lambda _path: None)
+    notes = () if step in ("preflight", "review") else tuple(  # the settings the page shows (see settings.applies)
         SettingNote(s.path, s.label, advice_text_for(s.path, experience))
-        for s in step_settings(step, common=True, trainer=trainer) if s.path not in hidden)
+        for s in step_settings(step, common=True, trainer=trainer) if applies(s, value_of, spec))
     why_not = None
     if recommendation is not None and getattr(recommendation, "fits", True) is False:
         why_not = getattr(recommendation, "why_not", None) or "The recommendation could not make the job fit."

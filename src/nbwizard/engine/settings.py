@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 _SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!etc)(?<!vs)\.\s")
 
@@ -61,6 +62,7 @@ class Setting:
     step: str
     common: bool
     trainers: tuple[str, ...]
+    other_jobs: bool = False  # serves jobs other than a LoRA (sliders, adapters, embeddings...)
     kind: str = "leaf"
     choices: tuple[Any, ...] | None = None
     ui_default: Any = None
@@ -69,6 +71,9 @@ class Setting:
     effective: bool = True
     ui_condition: str | None = None
     aliases: tuple[str, ...] = ()
+    label: str = ""
+    applies: "Applies | None" = None
+    falls_back_to: str | None = None
     section: str = field(init=False)
     key: str = field(init=False)
 
@@ -76,17 +81,22 @@ class Setting:
         section, _, key = self.path.rpartition(".")
         object.__setattr__(self, "section", section or "job")
         object.__setattr__(self, "key", key)
-
-    @property
-    def label(self) -> str:
-        """A short human label: ``linear_alpha`` -> ``Linear alpha``."""
-        return self.key.replace("_", " ").capitalize()
+        if not self.label:
+            object.__setattr__(self, "label", key.replace("_", " ").capitalize())
 
     @property
     def summary(self) -> str:
-        """The first sentence of the help text, for one-line comments and tooltips."""
+        """The first sentence of the help text, for one-line comments and tooltips (cut at a word, never in one)."""
         text = _SENTENCE_END.split(self.help, maxsplit=1)[0].rstrip(".")
-        return text if len(text) <= 110 else text[:107].rstrip() + "..."
+        if len(text) <= SUMMARY_LIMIT:
+            return text
+        cut = text[:SUMMARY_LIMIT - 3].rsplit(" ", 1)[0].rstrip(" ,;:(")
+        return cut + "..."
+
+    @property
+    def is_number(self) -> bool:
+        """A plain number (possibly left out): forms show a blank box for "the trainer's default"."""
+        return self.type in ("int", "float", "int|null", "float|null")
 
     @property
     def nullable(self) -> bool:
@@ -97,12 +107,51 @@ class Setting:
         return "upstream" in self.trainers
 
 
+SUMMARY_LIMIT = 110  # characters: one line of a YAML comment or a form's help line
+
+
+@dataclass(frozen=True)
+class Applies:
+    """When a setting means something, as the trainer's UI decides it (``applies`` in ``data/settings.json``).
+
+    ``arch_adds``: only for models whose UI sections list it (video frames, control images...);
+    ``arch_removes``: not for models that disable one of these sections (conv rank on a DiT);
+    ``video``: video models only; ``when``: only while another setting holds one of the values (LoKr factor).
+    """
+
+    arch_adds: str | None = None
+    arch_removes: tuple[str, ...] = ()
+    video: bool = False
+    when: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def holds(self, value_of: Callable[[str], Any], model: Any) -> bool:
+        """Whether the setting applies, given the job's values (``value_of(path)``) and the model's catalog
+        entry (``additional_sections``, ``hidden_sections``, ``is_video``; None when the model is unknown)."""
+        if model is not None:
+            if self.arch_adds is not None and self.arch_adds not in model.additional_sections:
+                return False
+            if any(section in model.hidden_sections for section in self.arch_removes):
+                return False
+            if self.video and not model.is_video:
+                return False
+        return all(value_of(path) in values for path, values in self.when.items())
+
+
 def _to_setting(record: Mapping[str, Any]) -> Setting:
     data = dict(record)
     for key in ("trainers", "aliases", "choices"):
         if data.get(key) is not None:
             data[key] = tuple(data[key])
+    if data.get("applies") is not None:
+        rule = data["applies"]
+        data["applies"] = Applies(rule.get("arch_adds"), tuple(rule.get("arch_removes", ())), bool(rule.get("video")),
+                                  MappingProxyType({p: tuple(v) for p, v in rule.get("when", {}).items()}))
     return Setting(**data)
+
+
+def applies(s: Setting, value_of: Callable[[str], Any], model: Any) -> bool:
+    """Whether setting ``s`` means something for this job and model (see :class:`Applies`)."""
+    return s.applies is None or s.applies.holds(value_of, model)
 
 
 @cache

@@ -1,7 +1,9 @@
 """Named templates: the wizard's state saved as JSON under the user's config folder, listed, loaded, deleted.
 
-The folder is ``$NBWIZARD_HOME/templates`` when that variable is set, else ``~/.config/nbwizard/templates``
-(``$XDG_CONFIG_HOME`` honoured). Writes are atomic; a template is never replaced unless asked.
+The folder is ``templates`` in the user's config folder: ``$NBWIZARD_HOME`` when that variable is set, else the
+platform's (``platformdirs``: ``~/.config/nbwizard`` on Linux, with ``$XDG_CONFIG_HOME`` honoured) — the same
+folder for every page, kernel and notebook, so a template outlives the session that saved it. Writes are atomic; a
+template is never replaced unless asked.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ class TemplateError(ValueError):
 
 
 def templates_dir(base: str | os.PathLike[str] | None = None) -> Path:
+    """``base`` when given (tests, a wizard made for another folder), else the user's templates folder."""
     if base is not None:
         return Path(base)
-    if os.environ.get("NBWIZARD_HOME"):
-        return Path(os.environ["NBWIZARD_HOME"]) / "templates"
-    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return config / "nbwizard" / "templates"
+    from .runs._paths import config_dir
+
+    return config_dir() / "templates"
 
 
 def _path(name: str, folder: Path) -> Path:

@@ -46,24 +46,39 @@ class FileActions:
         tools.result.value = render.dataset_report(info)
         self._push(self.state.replace(dataset=info))
 
-    def _refresh_templates(self) -> None:
+    def _refresh_templates(self, pick: str | None = None) -> None:
+        """List the templates as they are on disk now (another page or kernel may have saved or deleted one),
+        keeping the one picked (or picking ``pick``)."""
         names = templates.list_templates(self._config_dir)
-        self.preflight.template_pick.options = names
-        self.preflight.template_pick.value = names[0] if names else None
+        picker = self.preflight.template_pick
+        keep = pick if pick in names else picker.value if picker.value in names else (names[0] if names else None)
+        if list(picker.options) != names:
+            picker.options = names
+        if picker.value != keep:
+            picker.value = keep
 
     @_guarded
     def _save_template(self) -> None:
-        name = self.preflight.template_name.value.strip()
+        pf = self.preflight
+        name = pf.template_name.value.strip()
         try:
-            templates.save_template(name, state_summary(self.state), self._config_dir)
-        except (templates.TemplateError, FileExistsError) as exc:
-            self.preflight.message.value = f"<p class='nbw-bad'>✗ {html.escape(str(exc))}</p>"
+            where = templates.save_template(name, state_summary(self.state), self._config_dir,
+                                            overwrite=pf.template_replace.value)
+        except FileExistsError:
+            pf.message.value = (f"<p class='nbw-warn' role='alert'>⚠ A template named “{html.escape(name)}” exists. "
+                                "Tick “Replace a template of that name” to replace it, or choose another name.</p>")
             return
-        self._refresh_templates()
-        self.preflight.message.value = f"<p class='nbw-ok'>✓ Saved template “{html.escape(name)}”.</p>"
+        except (templates.TemplateError, OSError) as exc:
+            pf.message.value = f"<p class='nbw-bad' role='alert'>✗ {html.escape(str(exc))}</p>"
+            return
+        pf.template_replace.value = False  # replacing is asked for each time
+        self._refresh_templates(pick=name)
+        pf.message.value = (f"<p class='nbw-ok'>✓ Saved template “{html.escape(name)}” in "
+                            f"<code>{html.escape(str(where.parent))}</code>.</p>")
 
     @_guarded
     def _load_template(self) -> None:
+        self._refresh_templates()
         name = self.preflight.template_pick.value
         try:
             data = templates.load_template(name or "", self._config_dir)
@@ -147,7 +162,8 @@ class FileActions:
                                          "a job with errors would fail in the trainer.</p>")
             return
         try:
-            path = save_job(self.state.job, self.review.save_path.value, overwrite=self.review.overwrite.value)
+            path = save_job(self.state.job, self._resolve(self.review.save_path.value),
+                            overwrite=self.review.overwrite.value)
         except FileExistsError:
             self.review.message.value = ("<p class='nbw-warn' role='alert'>⚠ That file exists. Tick “Replace the "
                                          "file if it exists” to overwrite it, or choose another name.</p>")
@@ -155,7 +171,9 @@ class FileActions:
         except (OSError, ValueError) as exc:  # a folder, no name, ~nouser/, a value no file can hold
             self.review.message.value = f"<p class='nbw-bad' role='alert'>✗ Could not save: {html.escape(str(exc))}</p>"
             return
-        self.review.message.value = f"<p class='nbw-ok' id='nbw-saved'>✓ Saved {html.escape(str(path))}</p>"
+        self._saved_path = Path(path).resolve()
+        self.review.message.value = (f"<p class='nbw-ok' id='nbw-saved'>✓ Saved "
+                                     f"<code>{html.escape(str(self._saved_path))}</code></p>")
 
     @_guarded
     def _fix(self, issue: Any) -> None:

@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import html
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
+from ..engine.changes import job_changes
 from ..engine.gpus import gpus
 from ..engine.intent import Intent
-from ..engine.settings import STEPS, Setting, find_setting, setting, settings
+from ..engine.items import add_item, edit_value, remove_item
+from ..engine.settings import STEPS, Setting, find_setting, setting
 from ..engine.state import (Derived, History, WizardState, apply_recommendation, change_model, derive, initial_state,
                             recommend_for)
 from . import render
 from .actions import FileActions
-from .controls import SettingControl
+from .controls import SettingControl, row_key
 from .guard import _guarded
+from .items import ItemList
+from .navigation import Navigation
 from .pages import DatasetTools, PreflightPage, ReviewPage, StepPage
 from .suggestions import SuggestionActions, SuggestionsPanel
 from .train import LAUNCH_PAGES, RunsPage, TrainPage
 from .view import Renderer, render_value, setting_title
 
 
-class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
+class Wizard(Navigation, FileActions, SuggestionActions, Renderer, w.VBox):
     """The configuration wizard. ``controls`` maps each setting path (and each pre-flight field) to its widget."""
 
     def __init__(self, profile: Any = None, *, intent: Intent | None = None, arch: str = "flux",
@@ -39,7 +42,7 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
 
         self._config_dir = config_dir
         # `nbwizard serve` passes the folder it was started in: Voilà runs the kernel beside the notebook
-        self._output_dir = Path(output_dir or os.environ.get("NBWIZARD_OUTPUT_DIR") or ".")
+        self._output_dir = _output_folder(output_dir or os.environ.get("NBWIZARD_OUTPUT_DIR") or ".")
         self._detected = profile if profile is not None else detect_system(paths=(str(self._output_dir),))
         self._history = History(initial_state(self._detected, intent, arch))
         self._derived: Derived | None = None
@@ -49,14 +52,17 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
         self._page = "preflight"  # the page shown, by name (pages come and go with the model)
         self._visited = {"preflight"}
         self._save_path_edited = False
+        self._all_pages_open = False  # every step reachable at once (after an import or a template)
+        self._pushes = 0  # states made current (an action that made none brought no job)
         self.status = w.HTML()
         self._rendering = True  # building sets values: none of them is the user's
         self._build()
+        self._top = self._build_top()
         self._rendering = False
-        super().__init__([w.HTML(render.STYLE), self.progress, self.header, self.top_slot, self.body, self.nav,
-                          self.status],
+        super().__init__([w.HTML(render.STYLE), self.progress, self._top, self.top_slot, self.body, self.closed_box],
                          layout=w.Layout(width="100%"))
         self.add_class("nbw-root")
+        self.add_class("nbw-app")
         self._render()
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -70,7 +76,10 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
         for page in self._step_pages.values():
             page.build()
             page.build_more()
-        self._refresh_rows(self._rows.values())
+            self._item_rows(page)
+            for items in page.lists:
+                items.build_more()
+        self._refresh_rows(list(self._rows.values()))
         return {**{p: r.input for p, r in self._rows.items()}, **self._named}
 
     @property
@@ -109,17 +118,19 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
     # -- building -------------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.header = w.HTML()
-        self.advisor = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="260px", padding="0 0 0 12px"))
+        self.advisor = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="230px", padding="0 0 0 12px"))
         self.advisor.add_class("nbw-advisor-panel")
-        self.preflight = PreflightPage([g.name for g in gpus()])
+        self.preflight = PreflightPage([(gpu_label(g), g.name) for g in gpus()])
         self.dataset_tools = DatasetTools()
         self._step_pages = {s.id: StepPage(s, self._make_row, extra=[self.dataset_tools.box] if s.id == "dataset"
-                                           else None, extra_after="datasets[].folder_path") for s in STEPS}
+                                           else None, extra_after="datasets[].folder_path",
+                                           make_items=self._make_items) for s in STEPS}
         for step_page in self._step_pages.values():
             step_page.on_more = self._refresh_rows
         self.review = ReviewPage()
         self.suggestions = SuggestionsPanel(self._accept)
         self.top_slot = w.Box(layout=w.Layout(width="100%"))  # the suggestions, on every page but pre-flight
+        self.top_slot.add_class("nbw-top-slot")
         self.train_page, self.runs_page = TrainPage(), RunsPage()
         self._page_boxes = {"preflight": self.preflight.box, "review": self.review.box,
                             **{k: p.box for k, p in self._step_pages.items()},
@@ -127,19 +138,22 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
         for box in self._page_boxes.values():
             box.add_class("nbw-page")
         self.stack = w.Stack(children=list(self._page_boxes.values()), selected_index=0,
-                             layout=w.Layout(flex="3 1 560px", min_width="0"))
-        self.body = w.Box([self.stack, self.advisor], layout=w.Layout(display="flex", flex_flow="row wrap",
-                                                                     align_items="flex-start", width="100%"))
+                             layout=w.Layout(flex="3 1 520px", min_width="0"))
+        self.stack.add_class("nbw-stack")
+        self.body = w.Box([self.stack, self.advisor], layout=w.Layout(display="flex", flex_flow="row nowrap",
+                                                                     align_items="stretch", width="100%"))
+        self.body.add_class("nbw-body")
         self.progress = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.back = w.Button(description="Previous", tooltip="Go to the previous step")
         self.next = w.Button(description="Next", button_style="primary", tooltip="Go to the next step")
-        self.exit = w.Button(description="Exit", tooltip="Close the wizard (the notebook keeps its state)")
+        self.exit = w.Button(description="Exit", tooltip="Close the wizard (it asks first)")
         self.undo = w.Button(description="Undo", tooltip="Undo the last change (Ctrl+Z in your notebook)")
         self.redo = w.Button(description="Redo", tooltip="Redo the change you undid")
-        self.nav = w.HBox([self.exit, self.back, self.next, self.undo, self.redo])
+        self.nav = w.HBox([self.exit, self.back, self.next, self.undo, self.redo],
+                          layout=w.Layout(flex_flow="row wrap", margin="4px 0"))
         self.back.on_click(lambda _: self._move(-1))
         self.next.on_click(lambda _: self._move(+1))
-        self.exit.on_click(lambda _: self._exit())
+        self.exit.on_click(lambda _: self._ask_exit())
         self.undo.on_click(lambda _: self._undo())
         self.redo.on_click(lambda _: self._redo())
         self._wire_preflight()
@@ -151,21 +165,29 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
             "preflight.vram_gib": pf.vram,
             "preflight.trainer": pf.trainer, "intent.training_type": pf.training_type,
             "intent.priority": pf.priority, "intent.experience": pf.experience,
-            "template.name": pf.template_name, "template.pick": pf.template_pick, "import.path": pf.import_path,
+            "template.name": pf.template_name, "template.pick": pf.template_pick,
+            "template.replace": pf.template_replace, "import.path": pf.import_path,
             "import.upload": pf.upload, "review.save_path": self.review.save_path,
             "review.overwrite": self.review.overwrite}
+        self.preflight.template_pick.refresh = self._refresh_templates
         self._refresh_templates()
 
-    def _make_row(self, s: Setting) -> SettingControl:
+    def _make_row(self, s: Setting, index: int = 0, compact: bool = False) -> SettingControl:
         was, self._rendering = self._rendering, True  # a new row's first value is not the user's
         try:
-            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended, label=_label(s))
+            row = SettingControl(s, on_commit=self._commit, on_apply=self._apply_recommended, index=index,
+                                 compact=compact)
             if s.path == "model.arch":
                 row.show(self.state.arch)
         finally:
             self._rendering = was
-        self._rows[s.path] = row
+        self._rows[row.key] = row
         return row
+
+    def _make_items(self, section: str, common: list[Setting], more: list[Setting]) -> ItemList:
+        return ItemList(section, common, more, lambda s, i: self._make_row(s, i, compact=True),
+                        on_add=lambda: self._add_item(common[0].path), on_remove=lambda i: self._remove_item(section, i),
+                        on_more=self._refresh_rows)
 
     def _wire_preflight(self) -> None:
         pf = self.preflight
@@ -178,10 +200,18 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
             getattr(pf, name).observe(self._intent_changed, names="value")
         pf.confirm.on_click(lambda _: self._move(+1))
         pf.template_save.on_click(lambda _: self._save_template())
-        pf.template_load.on_click(lambda _: self._load_template())
+        pf.template_load.on_click(lambda _: self._opening_a_job(self._load_template))
         pf.template_delete.on_click(lambda _: self._delete_template())
-        pf.import_button.on_click(lambda _: self._import(pf.import_path.value))
-        pf.upload.observe(self._uploaded, names="value")
+        pf.import_button.on_click(lambda _: self._opening_a_job(self._import, pf.import_path.value))
+        pf.upload.observe(lambda change: self._opening_a_job(self._uploaded, change), names="value")
+
+    def _opening_a_job(self, action: Any, *args: Any) -> None:
+        """Run an import or a template load; once it brings a job, every step (and Review) is one click away."""
+        pushes = self._pushes
+        action(*args)
+        if self._pushes != pushes and not self._all_pages_open:
+            self._all_pages_open = True
+            self._render_progress(self.pages, self.page)
 
     def _wire_review(self) -> None:
         self.review.save.on_click(lambda _: self._save())
@@ -202,6 +232,7 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
         state = apply_recommendation(state, recommend_for(state))
         derived = derive(state)
         self._history.push(state)
+        self._pushes += 1
         self._render(derived)
         if state.auto:  # a held job has no side changes: the wizard only suggests there
             self._tell_side_changes(before, state)
@@ -211,34 +242,38 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
     def _tell_side_changes(self, before: Any, state: WizardState) -> None:
         """Say which recommended values moved to follow a change (they are not the user's, so they may move)."""
         after = state.job
-        paths = dict.fromkeys([*before.set_paths(), *after.set_paths()])
-        moved = [(p, before.get(p), after.get(p)) for p in paths
-                 if p not in state.user_set and find_setting(p) is not None and before.get(p) != after.get(p)]
+        paths = [p for p in dict.fromkeys([*before.set_paths(), *after.set_paths()]) if p not in state.user_set]
+        moved = job_changes(before, after, paths)
         if moved and before.set_paths():
-            items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(render_value(a))} → "
-                            f"{html.escape(render_value(b))}</li>" for p, a, b in moved[:8])
-            more = f"<li>… and {len(moved) - 8} more</li>" if len(moved) > 8 else ""
-            self.status.value = (f"<div class='nbw-note' role='status'>ℹ The wizard also changed {len(moved)} "
-                                 f"recommended value(s) to follow this change (see the advisor for why):"
-                                 f"<ul>{items}{more}</ul></div>")
+            self.status.value = render.notice(
+                "nbw-side-note", "ℹ", f"The wizard also changed {len(moved)} recommended value"
+                f"{'s' * (len(moved) != 1)} to follow this change (the advisor says why)", [c.text for c in moved])
 
     @_guarded
-    def _commit(self, path: str, value: Any) -> None:
+    def _commit(self, path: str, value: Any, index: int = 0) -> None:
         if self._rendering:
             return
         if path == "model.arch":
             self._change_arch(str(value))
             return
         try:
-            state = self.state.edit(path, value)
+            state = edit_value(self.state, path, value, index)
             if path == "datasets[].folder_path":
                 state = state.replace(dataset=None)  # the analysis described the old folder
         except ValueError as exc:
-            row = self._rows[path]
-            row.show(self.state.job.get(path))
+            row = self._rows[row_key(path, index)]
+            row.show(self.state.job.get(path, index))
             row.show_error(_refusal(exc))
             return
         self._push(state)
+
+    @_guarded
+    def _add_item(self, first: str) -> None:
+        self._push(add_item(self.state, first))
+
+    @_guarded
+    def _remove_item(self, section: str, index: int) -> None:
+        self._push(remove_item(self.state, section, index))
 
     def _change_arch(self, arch: str) -> None:
         """Another model: the user's own values stay unless the new model cannot use them, and those are named."""
@@ -279,23 +314,14 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
             return
         pf = self.preflight
         profile = self._detected.with_target(pf.target.value) if pf.target.value else self._detected
-        if pf.ram.value and pf.ram.value > 0:
-            profile = profile.override("ram_total_gib", float(pf.ram.value))
-        if pf.vram.value and pf.vram.value > 0 and profile.gpus:
-            profile = profile.override("gpu.memory_total_gib", float(pf.vram.value))
-        if pf.reserve.value and pf.reserve.value > 0:
-            profile = profile.override("reserve_gib", float(pf.reserve.value))
+        ram, vram, reserve = (_positive(x.value) for x in (pf.ram, pf.vram, pf.reserve))  # blank: as detected
+        if ram:
+            profile = profile.override("ram_total_gib", ram)
+        if vram and profile.gpus:
+            profile = profile.override("gpu.memory_total_gib", vram)
+        if reserve:
+            profile = profile.override("reserve_gib", reserve)
         self._push(self.state.replace(profile=profile))
-
-    @_guarded
-    def _undo(self) -> None:
-        self._history.undo()
-        self._render()
-
-    @_guarded
-    def _redo(self) -> None:
-        self._history.redo()
-        self._render()
 
     @_guarded
     def _move(self, delta: int) -> None:
@@ -303,12 +329,6 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
         self._page = pages[max(0, min(len(pages) - 1, pages.index(self.page) + delta))]
         self._visited.add(self._page)
         self._render()
-
-    def _exit(self) -> None:
-        self.stack.layout.display = "none"
-        self.advisor.layout.display = "none"
-        self.status.value = ("<p>The wizard is closed. Run the cell again to reopen it; "
-                             "<code>wizard.state.job</code> still holds your job.</p>")
 
     def _render(self, derived: Derived | None = None) -> None:
         self._rendering = True
@@ -319,16 +339,23 @@ class Wizard(FileActions, SuggestionActions, Renderer, w.VBox):
             self._rendering = False
 
 
-# keys that mean different things in different sections get the section in their label
-_SHARED_KEYS = {k for k, n in Counter(s.key for s in settings()).items() if n > 1}
+def gpu_label(gpu: Any) -> str:
+    """A card as the target picker names it: its name and its memory (``NVIDIA L4 · 24 GB``)."""
+    size = f"{gpu.memory_gib:g} GB"
+    return gpu.name if size.replace(" ", "") in gpu.name.replace(" ", "") else f"{gpu.name} · {size}"
 
 
-def _label(s: Setting) -> str:
-    if s.path == "model.arch":
-        return "Model"
-    if s.key in _SHARED_KEYS and s.section not in ("train", "model", "process"):
-        return f"{s.label} ({s.section.replace('[]', '').rsplit('.', 1)[-1]})"
-    return s.label
+def _positive(value: Any) -> float | None:
+    """A hardware figure the person typed, or None (blank, zero, or not a number: the detected value stands)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def _output_folder(folder: str | Path) -> Path:
+    """The folder relative paths are taken from: absolute, and never inside the installed package (Voilà runs a
+    packaged notebook's kernel in the package folder; the person's home is the sensible place then)."""
+    path = Path(folder).expanduser().resolve()
+    package = Path(__file__).resolve().parents[1]
+    return Path.home() if path == package or package in path.parents else path
 
 
 def _refusal(exc: Exception) -> str:
@@ -339,9 +366,6 @@ def _refusal(exc: Exception) -> str:
         wanted = sorted({e["msg"].removeprefix("Input should be ").rstrip(".") for e in exc.errors()})
         return f"not a valid value: it should be {' or '.join(wanted)}"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-__all__ = ["Wizard", "settings", "setting"]
 
 
 __all__ = ["Wizard", "setting_title"]

@@ -21,6 +21,28 @@ SEVERITY_WORDS = {"error": ("✗", "Error", "nbw-bad"), "warning": ("⚠", "Warn
 STYLE = """
 <style>
 .nbw-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); }
+/* The wizard fills the window: its top (steps, header, buttons, notices) stays in view and each page scrolls on its
+   own, so a new page opens at its top and Next / Previous never scroll away. */
+.nbw-root.nbw-app { height: calc(100vh - 24px); min-height: 540px; }
+.jp-NotebookPanel .nbw-root.nbw-app { height: calc(100vh - 180px); }
+.nbw-root.nbw-app > * { flex-shrink: 0; }
+.nbw-root.nbw-app > .nbw-body { flex: 1 1 auto; min-height: 0; }
+.nbw-root.nbw-app > .nbw-top-slot { max-height: 35vh; overflow-y: auto; }
+.nbw-stack { align-self: stretch; min-height: 0; }
+.nbw-root .nbw-page { height: 100%; overflow-y: auto; overflow-x: hidden; padding-right: 10px; box-sizing: border-box; }
+.nbw-root .nbw-page > * { flex-shrink: 0; }
+.nbw-root .nbw-page .widget-inline-hbox { max-width: calc(100% - 4px); }
+.nbw-advisor-panel { align-self: stretch; overflow-y: auto; }
+.nbw-top { flex: 0 0 auto; border-bottom: 1px solid #d0d7de; margin-bottom: 6px; padding-bottom: 2px; }
+/* no text is ever cut off: buttons, check-box labels and descriptions take the room their words need */
+.nbw-root .jupyter-widgets.jupyter-button { width: auto; min-width: 5em; padding: 0 12px; overflow: visible; }
+.nbw-root .jupyter-widgets.widget-checkbox { width: auto; }
+.nbw-root .widget-checkbox label.widget-label-basic, .nbw-root .widget-checkbox label.widget-label-basic span {
+  overflow: visible; white-space: normal; }
+.nbw-root .widget-inline-hbox > .widget-label { white-space: normal; overflow: visible; line-height: 1.15;
+  height: auto; min-height: var(--jp-widgets-inline-height, 28px); display: flex; align-items: center;
+  justify-content: flex-end; text-align: right; }
+.nbw-root .widget-toggle-buttons .widget-toggle-button { overflow: visible; }
 .nbw-ok { color: #1b7f3b; } .nbw-warn { color: #9a6700; } .nbw-bad { color: #c62828; } .nbw-muted { color: #5f6368; }
 .nbw-help { color: #5f6368; font-size: 0.85em; }
 .nbw-error { color: #c62828; font-size: 0.9em; }
@@ -28,7 +50,6 @@ STYLE = """
 .nbw-header { display: flex; flex-wrap: wrap; gap: 6px 14px; padding: 6px 10px; border: 1px solid #d0d7de;
   border-radius: 6px; background: #f6f8fa; }
 .nbw-badge b { font-weight: 600; }
-.nbw-advisor-panel { position: sticky; top: 0; max-height: 88vh; overflow-y: auto; }
 .nbw-advisor h4 { margin: 10px 0 4px 0; font-size: 1em; }
 .nbw-advisor ul { margin: 0; padding-left: 18px; } .nbw-advisor p { margin: 4px 0; }
 .nbw-bar { display: flex; height: 22px; width: 100%; border: 1px solid #8c959f; border-radius: 3px; overflow: hidden;
@@ -37,6 +58,9 @@ STYLE = """
 .nbw-table { border-collapse: collapse; font-size: 0.9em; } .nbw-table td, .nbw-table th { border-bottom: 1px solid #d0d7de;
   padding: 2px 8px; text-align: left; vertical-align: top; }
 .nbw-yaml { max-height: 420px; overflow: auto; background: #f6f8fa; padding: 8px; font-size: 0.85em; }
+.nbw-notice { margin: 2px 0; }
+.nbw-root .nbw-compact-number input { width: 9em; }
+.nbw-page .nbw-table { max-width: 100%; } .nbw-page .nbw-table td { overflow-wrap: anywhere; }
 </style>
 """
 
@@ -66,20 +90,33 @@ def verdict(prediction: Any) -> str:
     return f"<span class='{cls}'>{mark} {word}</span>"
 
 
-def header(model_label: str, resolution: Any, steps: Any, prediction: Any, report: Any) -> str:
+def header(model_label: str, resolution: Any, steps: Any, prediction: Any) -> str:
+    """The job at a glance (the error and warning counts beside it are buttons: see :func:`count`)."""
     peak = getattr(prediction, "peak_vram_gib", None)
     budget = getattr(prediction, "budget_gib", None)
     vram = f"{gib(peak)} of {gib(budget)}" if budget else gib(peak)
-    errors = len(getattr(report, "errors", ()))
-    warnings = len(getattr(report, "warnings", ()))
-    issues = (f"<span class='nbw-bad'>✗ {errors} error{'s' * (errors != 1)}</span>, " if errors else "") + (
-        f"<span class='{'nbw-warn' if warnings else 'nbw-ok'}'>{'⚠' if warnings else '✓'} "
-        f"{warnings} warning{'s' * (warnings != 1)}</span>")
     res = ", ".join(map(str, resolution)) if isinstance(resolution, list) else resolution
     badges = [("Model", esc(model_label)), ("Resolution", f"{esc(res)} px"), ("Steps", esc(steps)),
-              ("VRAM", f"<span id='nbw-vram'>{vram} — {verdict(prediction)}</span>"), ("Checks", issues)]
+              ("VRAM", f"<span id='nbw-vram'>{vram} — {verdict(prediction)}</span>")]
     return "<div class='nbw-header' role='status'>" + "".join(
         f"<span class='nbw-badge'><b>{k}:</b> {v}</span>" for k, v in badges) + "</div>"
+
+
+def count(n: int, severity: str) -> str:
+    """``✗ 2 errors`` / ``⚠ 1 warning`` / ``✓ 0 warnings``: a count in words and a symbol, never colour alone."""
+    mark, word, _ = SEVERITY_WORDS[severity]
+    return f"{mark if n else '✓'} {n} {word.lower()}{'s' * (n != 1)}"
+
+
+NOTICE_ITEMS = 6  # a notice names this many changes, then "and N more"
+
+
+def notice(anchor: str, mark: str, headline: str, items: list[str]) -> str:
+    """A one-paragraph notice for the top bar: the headline, then the changes it is about, kept short."""
+    shown = "; ".join(esc(i) for i in items[:NOTICE_ITEMS])
+    more = f"; and {len(items) - NOTICE_ITEMS} more" if len(items) > NOTICE_ITEMS else ""
+    return (f"<p class='nbw-note nbw-notice' role='status' id='{anchor}'>{mark} {esc(headline)}: "
+            f"{shown}{more}.</p>")
 
 
 def vram_bar(prediction: Any) -> str:
@@ -125,8 +162,9 @@ def table(head: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False)
     return f"<table class='nbw-table'><tr>{heads}</tr>{body}</table>"
 
 
-def advisor(advice: Any, title: str) -> str:
-    """The four sections of the advisor panel from an :class:`~nbwizard.engine.advisor.Advice`."""
+def advisor(advice: Any, title: str, elsewhere: str = "") -> str:
+    """The four sections of the advisor panel from an :class:`~nbwizard.engine.advisor.Advice`; ``elsewhere``
+    names the job's errors and warnings that other pages show (so the header's counts add up)."""
     parts = [f"<div class='nbw-advisor' aria-live='polite'><h3>{esc(title)}</h3>",
              "<h4>What these settings do</h4>", _paragraphs(advice.explain)]
     if advice.facts:
@@ -135,23 +173,23 @@ def advisor(advice: Any, title: str) -> str:
         parts.append("<ul>" + "".join(f"<li><b>{esc(n.label)}</b> — {esc(n.text)}</li>" for n in advice.settings)
                      + "</ul>")
     parts.append("<h4>Why these values</h4>")
-    if advice.why_not:
-        parts.append(f"<p class='nbw-bad'>✗ {esc(advice.why_not)}</p>")
     parts.append(_bullets(line.text for line in advice.why) if advice.why else
                  "<p class='nbw-muted'>Nothing is chosen on this page.</p>")
     if getattr(advice, "plan", ()):
         parts.append("<h4>What the plan changed, and what it costs</h4>")
         parts.append(_bullets(advice.plan))
     parts.append("<h4>Warnings and errors</h4>")
-    if advice.warnings:
-        rows = []
-        for line in advice.warnings:
-            mark, word, cls = SEVERITY_WORDS.get(line.severity, SEVERITY_WORDS["warning"])
-            fix = " <span class='nbw-help'>(Fix on the review page)</span>" if line.fixable else ""
-            rows.append(f"<li><span class='{cls}'>{mark} {word}:</span> {esc(line.message)}{fix}</li>")
-        parts.append("<ul>" + "".join(rows) + "</ul>")
-    else:
-        parts.append("<p class='nbw-ok'>✓ Nothing to fix here.</p>")
+    rows = []
+    if advice.why_not:  # the plan itself failed: an error, listed with the others
+        rows.append(f"<li><span class='nbw-bad'>✗ Error:</span> {esc(advice.why_not)}</li>")
+    for line in advice.warnings:
+        mark, word, cls = SEVERITY_WORDS.get(line.severity, SEVERITY_WORDS["warning"])
+        fix = " <span class='nbw-help'>(Fix on the review page)</span>" if line.fixable else ""
+        rows.append(f"<li><span class='{cls}'>{mark} {word}:</span> {esc(line.message)}{fix}</li>")
+    parts.append("<ul>" + "".join(rows) + "</ul>" if rows else "<p class='nbw-ok'>✓ Nothing to fix here.</p>")
+    if elsewhere:
+        parts.append(f"<p class='nbw-help' id='nbw-elsewhere'>Elsewhere: {esc(elsewhere)} (the buttons at the top "
+                     "take you there).</p>")
     parts.append("<h4>Performance</h4>")
     parts.append("<ul>" + "".join(
         f"<li class='{'' if p.known else 'nbw-muted'}'><b>{esc(p.label)}:</b> {esc(p.text)}</li>"
