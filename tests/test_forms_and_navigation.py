@@ -106,9 +106,11 @@ def test_hardware_corrections_are_blank_until_given_with_the_detected_figure_as_
     assert reserve.value is None and reserve.placeholder == "none"
     assert vram.value is None and vram.placeholder == "24.0 (the card's)"
     vram.value = 16
-    assert "of 16.0 GiB" in wizard.header.value and vram.value == 16
+    budget = wizard.state.profile.vram_budget_gib  # 16 GiB less the driver's share
+    assert 15 < budget < 16 and f"of {budget:.1f} GiB" in wizard.header.value and vram.value == 16
     vram.value = None  # cleared: the detected figure again
-    assert "of 24.0 GiB" in wizard.header.value and vram.value is None
+    budget = wizard.state.profile.vram_budget_gib
+    assert 23 < budget < 24 and f"of {budget:.1f} GiB" in wizard.header.value and vram.value is None
 
 
 def test_every_sample_prompt_is_editable_and_prompts_can_be_added_and_removed(wizard):
@@ -351,4 +353,5 @@ def test_the_target_picker_shows_each_cards_memory(wizard):
     labels = [label for label, _ in wizard.preflight.target.options]
     assert "NVIDIA A40 · 48 GB" in labels and "NVIDIA RTX 4000 Ada Generation · 20 GB" in labels
     wizard.controls["preflight.target"].value = "NVIDIA A40"
-    assert "of 48.0 GiB" in wizard.header.value
+    budget = wizard.state.profile.vram_budget_gib
+    assert 47 < budget < 48 and f"of {budget:.1f} GiB" in wizard.header.value

@@ -233,11 +233,11 @@ def test_the_cards_people_rent_and_own_resolve_from_their_driver_names(driver_st
     assert card.bf16_tflops and card.bandwidth_gbs and card.sources
 
 
-def test_ada_workstation_figures_follow_one_per_sm_rate():
-    """Professional Ada cards: SMs x 1024 FLOP/clock x boost, the rate the RTX 6000 Ada datasheet implies."""
-    for name, sms, ghz in (("RTX 6000 Ada", 142, 2.505), ("RTX 5000 Ada", 100, 2.55), ("RTX 4500 Ada", 60, 2.58),
-                           ("RTX 4000 Ada", 48, 2.175), ("RTX 4000 SFF Ada", 48, 1.56), ("RTX 2000 Ada", 22, 2.13)):
-        assert find_gpu(name).bf16_tflops == pytest.approx(sms * 1024 * ghz / 1000, abs=0.1), name
+def test_ada_workstation_figures_are_a_quarter_of_the_datasheets_sparse_fp8_rate():
+    """Professional Ada cards (full-rate FP32 accumulate): dense BF16 = the datasheet's FP8 sparse tensor figure / 4."""
+    for name, fp8_sparse in (("RTX 6000 Ada", 1457.0), ("RTX 5000 Ada", 1044.4), ("RTX 4500 Ada", 634.0),
+                             ("RTX 4000 Ada", 327.6), ("RTX 4000 SFF Ada", 306.8), ("RTX 2000 Ada", 191.9)):
+        assert find_gpu(name).bf16_tflops == pytest.approx(fp8_sparse / 4, abs=0.3), name
 
 
 def test_the_target_picker_names_each_card_with_its_memory():
