@@ -1,4 +1,5 @@
-"""Start ``nbwizard serve`` as a user would and read the URL it prints (shared by the serve and browser tests)."""
+"""Start ``nbwizard serve`` as a user would and read the URL it prints, and open it in Debian's chromium (shared by
+the serve and browser tests)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from pathlib import Path
 from typing import Iterator
 
 from nbwizard._voila_app import announced_url
+
+CHROMIUM = "/usr/bin/chromium"  # Playwright cannot download its own browser here (.ci/run installs Debian's)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# The README's screenshots are refreshed by running the browser tests with NBWIZARD_UPDATE_DOCS=1.
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def free_port() -> int:
@@ -48,3 +55,29 @@ def served(work: Path, *args: str, env: dict[str, str] | None = None,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@contextmanager
+def browser_page(width: int, height: int) -> Iterator:
+    """A headless chromium page of ``width`` x ``height`` that records the script errors it raises (``.errors``)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.errors = []
+            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str, folder: Path, anchor: str = ".nbw-root", docs: bool = True) -> None:
+    """A screenshot from ``anchor`` down, into ``folder`` (into docs/ for the README when NBWIZARD_UPDATE_DOCS=1 and
+    ``docs``)."""
+    page.locator(anchor).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    target = DOCS if docs and os.environ.get("NBWIZARD_UPDATE_DOCS") == "1" else folder
+    target.mkdir(exist_ok=True)
+    page.screenshot(path=str(target / name))

@@ -16,14 +16,11 @@ import serving
 from runs_support import FAKE_AITK, FAKES, job_file, write_nvml_state
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+if not Path(serving.CHROMIUM).exists():
+    pytest.skip(f"{serving.CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
+                allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
 
@@ -41,20 +38,11 @@ def served(tmp_path_factory):
 
 @pytest.fixture()
 def page(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    with serving.browser_page(1400, 1100) as page:
         yield page
-        browser.close()
 
 
-def _shot(page, name: str, folder: Path, anchor: str) -> None:
-    page.locator(anchor).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    target = DOCS if os.environ.get("NBWIZARD_UPDATE_DOCS") == "1" else folder
-    target.mkdir(exist_ok=True)
-    page.screenshot(path=str(target / name))
+_shot = serving.screenshot
 
 
 def test_a_person_trains_the_saved_job_and_watches_it_against_the_prediction(served, page):

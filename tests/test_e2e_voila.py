@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
@@ -18,14 +17,9 @@ import serving
 from nbwizard.engine.profile import SystemProfile
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-# The README's screenshots are refreshed by running this test with NBWIZARD_UPDATE_DOCS=1.
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
+if not Path(serving.CHROMIUM).exists():
+    pytest.skip(f"{serving.CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
                 allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
@@ -68,27 +62,14 @@ CLIPPED_JS = """() => {
 @pytest.fixture(params=list(WIDTHS))
 def page(served, request):
     """A browser page at one of the two window sizes, and the script errors it raised."""
-    from playwright.sync_api import sync_playwright
-
-    width, height = WIDTHS[request.param]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    with serving.browser_page(*WIDTHS[request.param]) as page:
         page.size = request.param
         yield page
-        browser.close()
 
 
 def _shot(page, name: str, folder: Path) -> None:
-    """A screenshot of the wizard from its top down (into docs/ for the README when asked, at the wide size)."""
-    page.locator(".nbw-root").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    update = os.environ.get("NBWIZARD_UPDATE_DOCS") == "1" and page.size == "wide"
-    target = DOCS if update else folder
-    target.mkdir(exist_ok=True)
-    page.screenshot(path=str(target / name))
+    """A screenshot of the wizard from its top down (the README's come from the wide size)."""
+    serving.screenshot(page, name, folder, docs=page.size == "wide")
 
 
 def _nothing_clipped(page, where: str) -> None:
@@ -257,13 +238,9 @@ def _kernel_alive(url: str, kernel_id: str) -> bool:
 def test_a_closed_page_shuts_its_kernel_down(served):
     """Ten page loads, each closed once the wizard shows: none of their kernels outlives its page (Voilà's culling
     would only stop them after 10 minutes idle)."""
-    from playwright.sync_api import sync_playwright
-
     url, _ = served
     kernels = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        opener = browser.new_page()
+    with serving.browser_page(1400, 1000) as opener:
         for _ in range(10):
             # a window the page's own script may close, the way a person closes a tab (Playwright's page.close()
             # skips the unload that sends the shutdown request)
@@ -279,4 +256,3 @@ def test_a_closed_page_shuts_its_kernel_down(served):
         while alive := [k for k in kernels if _kernel_alive(url, k)]:
             assert time.monotonic() < deadline, f"{len(alive)} of 10 kernels still running 10 s after their page closed"
             time.sleep(0.25)
-        browser.close()

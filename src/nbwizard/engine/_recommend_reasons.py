@@ -101,7 +101,7 @@ def memory_reasons(d: V.Draft, spec: ModelSpec, recipe: Recipe, f: Found, res_wh
         d.put("train.diff_output_preservation", False, (
             f"DOP off: with it training would need {gib(dop_drop)} against {budget}" if dop_drop is not None else
             "DOP off (ai-toolkit's default and every example's)" + (
-                f"; it is offered in the plan's notes with its price" if intent.training_type in V.SUBJECTS
+                "; it is offered in the plan's notes with its price" if intent.training_type in V.SUBJECTS
                 and cls is not None else f"; {cls_why}" if intent.training_type in V.SUBJECTS else "")))
     if m.dop:
         d.put("train.diff_output_preservation_class", cls, f"The class word the trigger stands for: {cls_why}")
