@@ -114,6 +114,14 @@ def test_validate_a_broken_file_names_the_line(capsys, tmp_path):
     assert code == 2 and "line" in err
 
 
+def test_with_json_an_error_is_json_on_stdout_too(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("config:\n  process: [\n")
+    for command in ("validate", "predict"):
+        code, out, err = run(capsys, command, str(bad), "--json")
+        assert code == 2 and "line" in json.loads(out)["error"] and "line" in err
+
+
 def test_predict_json_has_the_breakdown(capsys):
     code, out, _ = run(capsys, "predict", str(JOBS / "flux_lora_24gb.yaml"), "--gpu", "RTX 4090", "--json")
     data = json.loads(out)

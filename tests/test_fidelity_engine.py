@@ -81,12 +81,29 @@ def test_an_imported_job_is_held_as_written(flux_example):
 
 def test_suggestions_offer_what_would_change_training_and_nothing_the_file_sets(flux_example):
     found = {s.path: s for s in suggested_changes(flux_example)}
-    assert {"process.trigger_word", "train.cache_text_embeddings", "model.quantize_te"} <= set(found)
+    assert {"process.trigger_word", "train.cache_text_embeddings"} <= set(found)
     written = flux_example.job
     assert all(s.kind == "add" and not written.is_set(s.path) for s in found.values())
-    # writing out a trainer default changes nothing, so it is not offered
+    # writing out what the trainer already uses changes nothing, so it is not offered: its default, or (quantize_te,
+    # unset) the value of quantize it falls back to; nor a preview frame rate for an image model
     assert all(s.suggested != written.get(s.path) for s in found.values())
+    assert written.get("model.quantize") is True and "model.quantize_te" not in found
+    assert "sample.fps" not in found
     assert all(s.why for s in found.values())
+
+
+def test_a_suggestion_says_what_it_does_to_this_jobs_prediction():
+    """On a 12 GB card, ai-toolkit's FLUX 24 GB example does not fit; the suggestion that lowers its peak says by how
+    much on this job (the plan's reasons speak of the plan's search)."""
+    state = imported_state(initial_state(SystemProfile.for_gpu("RTX 3060 12GB", ram_gb=64)),
+                           load_job(AITK / "train_lora_flux_24gb.yaml"))
+    before = predict(state.job, state.profile)
+    low_vram = {s.path: s for s in suggested_changes(state)}["model.low_vram"]
+    after = predict(accept_suggestions(state, ["model.low_vram"]).job, state.profile)
+    assert after.peak_vram_gib < before.peak_vram_gib
+    assert low_vram.effect == (f"On this job: peak {before.peak_vram_gib:.1f} → {after.peak_vram_gib:.1f} GiB"
+                               + (f", step {before.step_seconds:.2g} → {after.step_seconds:.2g} s"
+                                  if abs(after.step_seconds / before.step_seconds - 1) >= 0.02 else ""))
 
 
 def test_accepting_a_suggestion_writes_that_value_only(flux_example):

@@ -65,7 +65,7 @@ def test_what_the_wizard_would_add_is_listed_right_after_the_import(wizard):
     _import(wizard, FLUX_24GB)
     rows = _rows(wizard)
     # the additions that would change training are offered, none applied
-    assert {"process.trigger_word", "train.cache_text_embeddings", "model.quantize_te"} <= set(rows)
+    assert {"process.trigger_word", "train.cache_text_embeddings"} <= set(rows)
     assert not wizard.state.job.is_set("process.trigger_word")
     assert wizard.suggestions.box.layout.display != "none"
     assert wizard.preflight.suggestions_slot.children == (wizard.suggestions.box,)  # under the import message

@@ -1,5 +1,6 @@
 """A hostile-input corpus (issue 7): every case gives a clear error naming the file, line or setting, or is accepted
-correctly; none raises anything else, none hangs (each is guarded at 2 s and takes a fraction of that), and the CLI
+correctly; none raises anything else, none hangs (each is guarded at 2 s of CPU time, and 10 s of wall time for reads that would block; each takes
+a fraction of that), and the CLI
 answers 0 (yes), 1 (no) or 2 (error) for each, never with a traceback.
 
 The corpus is generated here (the 6 MiB and 50 MB cases too), not stored. Each case names the class of the issue
@@ -37,7 +38,10 @@ from nbwizard.engine.job import job_model, same_data
 from nbwizard.engine.validate import apply_fix
 from nbwizard.engine.yamlio import MAX_JOB_BYTES, MAX_NODES
 
-GUARD_S = 10.0  # a hang fails the case, not the suite (a case takes < 0.5 s alone; room for a loaded machine)
+# A hang fails the case, not the suite. The issue's bound (2 s a case) is held on CPU time, which a loaded machine
+# does not stretch; a read that blocks (a pipe, a device) spends no CPU, so wall time has its own, looser bound.
+GUARD_CPU_S = 2.0
+GUARD_WALL_S = 10.0
 BASE = """job: extension
 config:
   name: hostile
@@ -381,18 +385,24 @@ PAGES = (*STEP_IDS, "preflight", "review")
 
 
 @contextlib.contextmanager
-def guard(seconds: float = GUARD_S) -> Iterator[None]:
-    """Fail (rather than hang) when the block runs longer than ``seconds``."""
-    def expired(*_: Any) -> None:
-        raise TimeoutError(f"took longer than {seconds} s")
+def guard(cpu_s: float = GUARD_CPU_S, wall_s: float = GUARD_WALL_S) -> Iterator[None]:
+    """Fail (rather than hang) when the block spends more than ``cpu_s`` of CPU time or ``wall_s`` in all."""
+    def expired(kind: str, seconds: float) -> Any:
+        def handler(*_: Any) -> None:
+            raise TimeoutError(f"took longer than {seconds} s of {kind} time")
+        return handler
 
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old_alarm = signal.signal(signal.SIGALRM, expired("wall", wall_s))
+    old_prof = signal.signal(signal.SIGPROF, expired("CPU", cpu_s))
+    signal.setitimer(signal.ITIMER_REAL, wall_s)
+    signal.setitimer(signal.ITIMER_PROF, cpu_s)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGALRM, old_alarm)
+        signal.signal(signal.SIGPROF, old_prof)
 
 
 def test_the_corpus_covers_every_class_of_the_issue():
@@ -408,7 +418,7 @@ def test_the_corpus_covers_every_class_of_the_issue():
 def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_path):
     source = case.make(tmp_path)
     recommendation = _recommendation()  # the wizard's, computed once (not part of reading the input)
-    start = time.perf_counter()
+    start = time.process_time()
     with guard():
         if case.error:
             with pytest.raises(JobError, match=case.error) as err:
@@ -425,7 +435,7 @@ def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_p
         text = dump_job(job)
         again = load_job(text, as_text=True) if len(text) <= MAX_JOB_BYTES else job_model().model_validate(
             job.to_dict())
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
     assert "rule-failed" not in report.codes, report.by_code("rule-failed")
     assert set(case.codes) <= set(report.codes), report.codes
     assert not set(case.not_codes) & set(report.codes), report.codes
@@ -436,7 +446,7 @@ def test_each_hostile_input_is_refused_clearly_or_accepted_correctly(case, tmp_p
         assert case.check(job) is not False
     if isinstance(source, Path) and source.is_file():
         assert same_data(job.to_dict(), aitk_load(source)), "read as ai-toolkit's loader reads it"
-    assert elapsed < GUARD_S
+    assert elapsed < GUARD_CPU_S
 
 
 class _AitkLoader(yaml.SafeLoader):

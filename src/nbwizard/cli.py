@@ -2,7 +2,7 @@
 
 JSON output (``--json``) is stable: each command documents its shape in its help, keys are only ever added.
 Exit codes, always: 0 "yes", 1 "no" (validation errors, no fit), 2 an error (usage, bad input, or a bug), with one
-line on stderr that says what happened.
+line on stderr that says what happened (with ``--json``, also ``{"error": "..."}`` on stdout).
 """
 
 from __future__ import annotations
@@ -258,20 +258,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except CliError as exc:
-        print(f"nbwizard: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _failed(args, str(exc))
     except BrokenPipeError:  # output piped into head & co.
         return 0
     except (LookupError, ValueError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"nbwizard: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _failed(args, str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
     except KeyboardInterrupt:
-        print("nbwizard: interrupted", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _failed(args, "interrupted")
     except Exception as exc:  # a bug: say what happened in one line, and still answer "error", not "no"
-        print(f"nbwizard: internal error: {type(exc).__name__}: {_one_line(exc)} (please report it)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _failed(args, f"internal error: {type(exc).__name__}: {_one_line(exc)} (please report it)")
+
+
+def _failed(args: Any, message: str) -> int:
+    """Exit 2 with one line on stderr; with ``--json`` also ``{"error": "..."}`` on stdout, so a script that reads
+    the JSON reads the error too."""
+    print(f"nbwizard: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        _print_json({"error": message})
+    return EXIT_BAD_INPUT
 
 
 def _one_line(exc: BaseException) -> str:

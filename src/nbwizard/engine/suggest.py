@@ -39,6 +39,7 @@ class Suggestion:
     current: Any
     suggested: Any
     why: str
+    effect: str | None = None  # what accepting it does to this job's prediction ("peak 22.7 → 21.0 GiB"), if anything
 
     @property
     def kind(self) -> str:
@@ -60,11 +61,13 @@ def suggested_changes(state: WizardState) -> tuple[Suggestion, ...]:
     found = []
     for path in _candidates(state.job, proposed, reasons):
         now, then = _values(before, path), _values(after, path)
+        setting = find_setting(path)
+        if _video_only(setting) and not getattr(state.spec, "is_video", True):
+            continue  # a preview frame rate for an image model: the trainer never reads it
         if now != then and not _changes_nothing(state.job, path, now, then):
-            setting = find_setting(path)
             why = reasons[path].why if path in reasons else "The recommendation for this job does not write it"
             found.append(Suggestion(path, setting.label if setting else path, now[0] if now else MISSING,
-                                    then[0] if then else MISSING, why))
+                                    then[0] if then else MISSING, why, _effect(state, proposed, path, then)))
     return tuple(found)
 
 
@@ -113,8 +116,42 @@ def _candidates(job: JobBase, proposed: JobBase, reasons: Any) -> list[str]:
 
 
 def _changes_nothing(job: JobBase, path: str, now: tuple[Any, ...], then: tuple[Any, ...]) -> bool:
-    """Whether writing ``then`` where the job writes nothing only spells out the trainer's own default."""
-    return not now and all(v is MISSING or v == job.get(path, i) for i, v in enumerate(then))
+    """Whether writing ``then`` where the job writes nothing only spells out what the trainer already uses: its
+    default, or for a setting that falls back to another (``quantize_te`` to ``quantize``) that one's value."""
+    return not now and all(v is MISSING or v == _in_effect(job, path, i) for i, v in enumerate(then))
+
+
+def _video_only(setting: Any) -> bool:
+    return setting is not None and setting.applies is not None and setting.applies.video
+
+
+def _in_effect(job: JobBase, path: str, index: int) -> Any:
+    value = job.get(path, index)
+    setting = find_setting(path)
+    if value is None and setting is not None and setting.falls_back_to:
+        return job.get(setting.falls_back_to, index)
+    return value
+
+
+def _effect(state: WizardState, proposed: JobBase, path: str, then: tuple[Any, ...]) -> str | None:
+    """What accepting the suggestion for ``path`` alone does to the held job's prediction, in a few words; None
+    when the predicted peak, verdict and step time stay as they are (or cannot be predicted)."""
+    from .predict import predict
+
+    changed = with_values_of(state.job, proposed, [path]) if then else state.job.without([path])
+    try:
+        old = predict(state.job, state.profile, state.dataset)
+        new = predict(changed, state.profile, state.dataset)
+    except (TypeError, ValueError, LookupError):
+        return None
+    parts = []
+    if old.peak_vram_gib is not None and new.peak_vram_gib is not None and (
+            abs(new.peak_vram_gib - old.peak_vram_gib) >= 0.05 or new.verdict != old.verdict):
+        parts.append(f"peak {old.peak_vram_gib:.1f} → {new.peak_vram_gib:.1f} GiB"
+                     + (f" ({new.verdict.replace('_', ' ')})" if new.verdict != old.verdict else ""))
+    if old.step_seconds and new.step_seconds and abs(new.step_seconds / old.step_seconds - 1) >= 0.02:
+        parts.append(f"step {old.step_seconds:.2g} → {new.step_seconds:.2g} s")
+    return "On this job: " + ", ".join(parts) if parts else None
 
 
 def _values(data: Any, path: str) -> tuple[Any, ...]:

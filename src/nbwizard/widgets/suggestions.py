@@ -74,7 +74,8 @@ class SuggestionsPanel:
         then = "remove it (the trainer's default applies)" if s.suggested is MISSING else \
             f"<b>{html.escape(render_value(s.suggested))}</b>"
         value = (f"<span title='{html.escape(s.path)}'><b>{html.escape(s.label)}</b></span>: {now} → {then}"
-                 f"<br><span class='nbw-help'>{html.escape(s.why)}</span>")
+                 f"<br><span class='nbw-help'>{html.escape(s.why)}"
+                 + (f"<br><b>{html.escape(s.effect)}</b>" if s.effect else "") + "</span>")
         row = self._row_widgets.get(s.path)
         if row is not None:
             if row.children[0].value != value:
