@@ -787,6 +787,9 @@ def record_harness(spec: Spec, harness: Harness, log=print) -> dict[str, Any]:
     """Another trainer's LoRA on this arch: its parameters per rank (full depth, on ``meta``) and the training-step
     fits with its LoRA computation, to compare that trainer's published measurements with the same physics."""
     targets = harness_targets(meta_build(spec), spec, harness)
+    if not targets:  # the trainer's module names are not this class's (e.g. diffusers' Chroma vs ai-toolkit's)
+        raise ValueError(f"{spec.key}: no module of {spec.model_class} matches {harness.trainer}'s targets "
+                         f"{sorted(harness.targets or [])}")
     rec: dict[str, Any] = {
         "trainer": harness.trainer, "archs": list(spec.archs), "model_class": spec.model_class,
         "lora": {"modules": len(targets) * spec.experts,
