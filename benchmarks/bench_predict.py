@@ -3,7 +3,10 @@ fit of ai-toolkit's own example configs on the cards they are named for.
 
 Each CSV row becomes the nearest ai-toolkit job through the explicit tables below (arch, quantization, optimizer,
 text-encoder handling, offloading). Where another trainer's harness differs from ai-toolkit the row says how
-(``harness``); memory is scored on every mapped row, step time only where the row's kernels exist in ai-toolkit
+(``harness``): its LoRA (targets, bf16, dropout, caption length) traced on the same denoiser class by
+``tools/trace_archs.py --harness`` (``benchmarks/data/harness_traces.json``) replaces ai-toolkit's LoRA state and
+scales the activation terms, its load path where it peaks there, and a row's "fits" check uses that prediction;
+memory is scored on every mapped row, step time only where the row's kernels exist in ai-toolkit
 (no SDNQ, no dynamic-activation fp8, no bitsandbytes, no torch.compile). Rows that cannot be mapped are counted with
 the reason.
 
@@ -82,6 +85,15 @@ QUANT_MAP = (
 # optimizer text (lower-case substring, first match wins) -> ai-toolkit optimizer
 OPTIMIZER_MAP = (("lion", "lion"), ("adamw8bit", "adamw8bit"), ("8-bit adam", "adamw8bit"),
                  ("adafactor", "adafactor"), ("adamw", "adamw"), ("unstated", "adamw8bit"))
+# SimpleTuner examples whose dataloader trains at another size than the sweep doc's heading states: example name (as
+# the row's source cites it) -> the side of the square with the trained pixel area.
+SIMPLETUNER_TRAINED_AREA = {
+    # simpletuner/examples/multidatabackend-small-video-480p+81f.json (both Wan RamTorch examples' data_backend_config):
+    # "resolution": 480, "resolution_type": "pixel_area" -> 480^2 px per frame whatever the clip's aspect, not the
+    # 832x480 of the doc's heading (that is the validation_resolution)
+    "wan2.1-t2v-1.3b-480p-single-gpu.peft-lora+ramtorch": 480,
+    "wan2.1-t2v-14b-480p-single-gpu.peft-lora+ramtorch": 480,
+}
 # other_memory_options we cannot express as an ai-toolkit job
 UNMAPPABLE_OPTIONS = ("activation offload", "split_mode", "fused_backward")
 # options that change step time in ways ai-toolkit does not have (regular expressions)
@@ -109,6 +121,12 @@ class Case:
     time_excluded: str = ""  # why the row's step time is not scored ("" = scored)
     label: str = ""
     extra_times: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # (gpu, s/it) from the notes
+
+    @property
+    def job_spec(self) -> Any:
+        from nbwizard.engine.arch import arch_of
+
+        return arch_of(self.job)
 
 
 def _first_int(text: str) -> int | None:
@@ -164,6 +182,9 @@ def row_to_case(row: dict) -> tuple[Case | None, str]:
         # Chroma / Z-Image / Kolors sweep rows: the doc says 1024 but the example's dataloader is the 512px set
         # (vram-calibration.md, "B-"); their GC-off/GC-on deltas are only consistent with 512 px.
         res = 512
+    example = re.search(r"simpletuner/examples/([^/\s]+)/config\.json", row.get("source", ""))
+    if example and example.group(1) in SIMPLETUNER_TRAINED_AREA:
+        res = SIMPLETUNER_TRAINED_AREA[example.group(1)]
     if res is None:
         return None, "resolution unstated or a range"
     harness: list[str] = []
@@ -221,8 +242,6 @@ def row_to_case(row: dict) -> tuple[Case | None, str]:
                          layer_offloading_text_encoder_percent=0.0)
         harness.append("block swap ~ layer offloading of the same share")
     trainer = row.get("trainer", "")
-    if trainer != "ai-toolkit":
-        harness.append(f"{trainer}: bf16 LoRA inputs (activations x the measured bf16/fp32-cast ratio)")
     latents_cached = "not pre-computed" not in te
     process = {
         "type": "sd_trainer", "training_folder": "output",
@@ -236,6 +255,14 @@ def row_to_case(row: dict) -> tuple[Case | None, str]:
     if network:
         process["network"] = network
     job = nbwizard.load_job({"job": "extension", "config": {"name": f"row{row['id']}", "process": [process]}})
+    if trainer.startswith("unsloth"):
+        harness.append(f"{trainer}: fp32 LoRA, inputs cast to fp32 as in ai-toolkit"
+                       + ("; int8 quantized on the GPU after a dense bf16 load" if qtype == "int8" else ""))
+    elif trainer != "ai-toolkit":
+        probe = Case(row, job, None, None, None)
+        harness.append(f"{trainer}: its LoRA traced (harness_traces.json: targets, bf16, dropout)"
+                       if harness_record(probe) else
+                       f"{trainer}: bf16 LoRA inputs (activations x the measured bf16/fp32-cast ratio)")
     s = float(row["s_per_it"]) if re.fullmatch(r"[\d.]+", row["s_per_it"] or "") else None
     gpu = _gpu(row["gpu"])
     excluded = ""
@@ -278,16 +305,90 @@ def profile_for(name: str):
     return _PROFILES[name]
 
 
+# Other trainers' LoRA traced on the same denoiser classes (tools/trace_archs.py --harness TRAINER): their target
+# modules, dtype and dropout, so a row from that trainer is compared with its own LoRA's parameters and activations.
+HARNESS_TRACES = ROOT / "benchmarks" / "data" / "harness_traces.json"
+# Optimizer state bytes per trainable parameter in the trainer's LoRA dtype (bf16), by (trainer, optimizer text).
+HARNESS_OPTIMIZER_BYTES = {
+    ("simpletuner", "adamw_bf16"): (6.0, "AdamWBF16: exp_avg, exp_avg_sq and the stochastic-rounding shift in bf16 "
+                                         "(SimpleTuner bc8e6ab simpletuner/helpers/training/optimizers/"
+                                         "adamw_bfloat16/__init__.py)"),
+    ("simpletuner", "optimi-lion"): (4.0, "optimi Lion: exp_avg in bf16 + the Kahan-summation buffer (kahan_sum: True "
+                                          "in SimpleTuner bc8e6ab simpletuner/helpers/training/optimizer_param.py)"),
+}
+_HARNESS: dict[str, Any] | None = None
+
+
+def harness_record(c: Case) -> dict | None:
+    """The traced harness for the row's trainer on its arch's trace, or None (then the FLUX ratio is used)."""
+    global _HARNESS
+    if _HARNESS is None:
+        _HARNESS = json.loads(HARNESS_TRACES.read_text(encoding="utf-8"))["harness"] if HARNESS_TRACES.exists() \
+            else {}
+    spec = c.job_spec
+    if spec is None or spec.trace is None or c.job.get("network.type") != "lora":
+        return None  # a LoKr / full run is not the traced peft LoRA
+    return _HARNESS.get(f"{spec.trace.key}/{c.row.get('trainer', '')}")
+
+
+def _fit(rec: dict, mode: str):
+    from nbwizard.engine._traces import Fit
+
+    return Fit(tuple(rec["fits"][mode]["peak"]))
+
+
 def harness_train_gib(c: Case, p: Any) -> float:
-    """The training-phase prediction as the row's trainer would measure it (ai-toolkit rows: unchanged)."""
+    """The training-phase prediction as the row's trainer would measure it (ai-toolkit rows: unchanged).
+
+    With a traced harness (another trainer's LoRA on the same class): the activation terms scaled by that trace's
+    peak over ai-toolkit's at the job's tokens and batch, and, for a LoRA row, the trainable parameters, gradients
+    and optimizer states of that trainer's LoRA (its modules, bf16) in place of ai-toolkit's (fp32). Without one:
+    the activation terms scaled by the FLUX bf16/fp32-cast ratio."""
     if c.row.get("trainer") == "ai-toolkit":
         return p.train.total_gib
     from nbwizard.engine.predict import _data as D
+    from nbwizard.engine.predict._inputs import read_inputs
+    from nbwizard.engine.predict.memory import memory_tokens
 
     gc = bool(c.job.get("train.gradient_checkpointing"))
-    ratio = BF16_LORA_ACTIVATION_RATIO["train_gc" if gc else "train_no_gc"]
+    mode = "train_gc" if gc else "train_no_gc"
     act = p.train.get("activations") + p.train.get("DOP/BPP second graph")
-    return round(p.train.total_gib - (1 - ratio) * act * (1 + D.const("memory", "fragmentation")), 2)
+    rec = harness_record(c)
+    total = p.train.total_gib
+    trainer = c.row.get("trainer", "")
+    if trainer.startswith("unsloth"):
+        ratio = 1.0  # fp32 LoRA (cast_training_params): peft casts each input to fp32, as ai-toolkit does
+    elif rec is None or mode not in rec.get("fits", {}):
+        ratio = BF16_LORA_ACTIVATION_RATIO[mode]
+    else:
+        x = read_inputs(c.job, None)
+        n = memory_tokens(x)
+        ratio = _fit(rec, mode)(n, x.batch) / c.job_spec.trace.fit(mode, "peak")(n, x.batch)
+    rank = c.job.get("network.linear")
+    opt = HARNESS_OPTIMIZER_BYTES.get((trainer, c.row["optimizer"].strip().lower()))
+    if rec is not None and c.job.get("network.type") == "lora" and rank and opt:
+        state = p.train.get("trainable parameters") + p.train.get("gradients") + p.train.get("optimizer states")
+        params = rec["lora"]["params_per_rank"] * int(rank)
+        total += params * (2 + 2 + opt[0]) / (1 << 30) - state
+    train = total - (1 - ratio) * act * (1 + D.const("memory", "fragmentation"))
+    if trainer.startswith("unsloth") and c.job.get("model.qtype") == "int8" and c.job.get("model.quantize"):
+        # unsloth's int8 mode loads the dense bf16 transformer onto the GPU and quantizes it there, after the LoRA
+        # attaches (unslothai/unsloth 015bdef studio/backend/core/training/diffusion_dit_trainer.py
+        # _load_dit_transformer ".to(device)", then _int8_quantize_base): the run's peak is at least that transient
+        dense = c.job_spec.trace.denoiser_params * 2 / (1 << 30)
+        train = max(train, dense + p.train.get("trainable parameters") + D.const("memory", "cuda_context_gib"))
+    return round(train, 2)
+
+
+def harness_fits(c: Case, p: Any, budget: float) -> bool:
+    """The "fits" verdict for the run the row measured: ai-toolkit's verdict, with the training band moved by the
+    harness correction for another trainer's row (its LoRA, its load path), so a row is judged on the same
+    prediction its error is scored on."""
+    if p.verdict != "fits":
+        return False
+    if c.row.get("trainer") == "ai-toolkit" or p.binding_phase != "training":
+        return True
+    return p.high_gib + harness_train_gib(c, p) - p.train.total_gib <= budget
 
 
 # A LoRA step reaching more than this share of the card's dense bf16 peak in its traced FLOPs alone is not
@@ -351,7 +452,7 @@ def evaluate(cases: list[Case], verbose: bool = False) -> dict:
         inside += p.low_gib <= c.measured_gib <= p.high_gib if p.binding_phase == "training" else \
             c.measured_gib <= train * 1.25
         over = [prof for prof in cards if c.measured_gib > prof.vram_budget_gib]
-        wrong = [prof.target for prof in over if predict(c.job, prof).verdict == "fits"]
+        wrong = [prof.target for prof in over if harness_fits(c, predict(c.job, prof), prof.vram_budget_gib)]
         fits_over += len(wrong)
         if verbose:
             tag = "  FITS-OVER " + ",".join(wrong) if wrong else ""

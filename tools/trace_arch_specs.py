@@ -788,11 +788,16 @@ def _prx_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
                 attention_mask=torch.ones(p.batch, 256, dtype=torch.bool))
 
 
-def _krea2_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+def _krea2_inputs(model: nn.Module, p: Point, text: int = KREA2_TXT) -> dict[str, Any]:
     """repo: krea2/krea2.py get_noise_prediction: latents (B, 16, h, w), t in [0, 1] fp32, 12 x 2560 features."""
     h, w = lat(p, 8)
     return dict(latents=bf16(p.batch, 16, h, w), t=torch.full((p.batch,), 0.5),
-                context=bf16(p.batch, KREA2_TXT, 12 * 2560), text_mask=torch.ones(p.batch, KREA2_TXT, dtype=torch.long))
+                context=bf16(p.batch, text, 12 * 2560), text_mask=torch.ones(p.batch, text, dtype=torch.long))
+
+
+def krea2_inputs_padded(text: int):
+    """Krea 2 inputs with another trainer's text length (SimpleTuner pads every caption to ``max_length``)."""
+    return lambda model, p: _krea2_inputs(model, p, text)
 
 
 def _krea2_forward(model: nn.Module, x: dict[str, Any]) -> torch.Tensor:

@@ -80,6 +80,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "nbwizard" / "engine" / "data" / "traces.json"
+HARNESS_OUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "harness_traces.json"
 GIB = 1024 ** 3
 
 # ai-toolkit toolkit/lora_special.py LINEAR_MODULES / CONV_MODULES
@@ -267,33 +268,184 @@ class _Multiplier:
     tensor: torch.Tensor | None = None  # network.torch_multiplier: one value per sample
 
 
-def inject_lora(targets: list[tuple[str, nn.Module]], rank: int, mult: _Multiplier) -> list[nn.Parameter]:
-    """Wrap each target like ai-toolkit's LoRAModule (fp32 weights, ``network.force_to(dtype=float32)``)."""
+@dataclass(frozen=True)
+class LoraStyle:
+    """How a trainer's LoRA module computes: its weights' dtype, whether the input is cast to it (a copy kept for
+    backward), dropout on the LoRA input (a copy and a mask kept), ai-toolkit's per-sample multiplier."""
+
+    name: str
+    dtype: torch.dtype
+    cast_input: bool
+    dropout: float
+    multiplier: bool
+    source: str
+
+
+AITK_STYLE = LoraStyle(
+    "ai-toolkit", torch.float32, True, 0.0, True,
+    "repo: toolkit/network_mixins.py LoRAModule.forward (lora_input = x.to(lora_down.weight.dtype), "
+    "lora_up(lora_down(x)) * scale * multiplier) with network.force_to(dtype=float32)")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One LoRA (down, up) on a wrapped linear: ``d_out`` outputs added to the linear's outputs ``[lo, hi)``
+    (``lo = hi = None``: all of them). A fused projection that another trainer's model runs as separate linears
+    gets one branch per linear; a linear another trainer's model fuses with its siblings gets the fused output."""
+
+    d_out: int
+    lo: int | None = None
+    hi: int | None = None
+
+
+@dataclass(frozen=True)
+class Harness:
+    """Another trainer's LoRA on this arch, traced to compare its published measurements with the same physics.
+
+    ``targets`` maps a module-name suffix of the traced class (peft's rule: the name equals it or ends with
+    ``"." + suffix``) to its branches (None: one branch over the whole output); None as a whole means
+    ai-toolkit's placement (``spec.lora``). ``inputs`` replaces the spec's inputs where the trainer feeds another
+    text length (``text_tokens``)."""
+
+    trainer: str
+    style: LoraStyle
+    targets: dict[str, Callable[[nn.Module], list[Branch]] | None] | None
+    text_tokens: int | None = None
+    inputs: Callable[[nn.Module, "Point"], dict[str, Any]] | None = None
+    source: str = ""
+
+
+# SimpleTuner (bghira/SimpleTuner at bc8e6ab, the commit of its SEGMENTED_CHECKPOINTING sweep): peft LoRA added by
+# ``ModelFoundation.add_lora_adapter`` (simpletuner/helpers/models/common.py, ``self.model.add_adapter(LoraConfig(
+# target_modules=get_lora_target_layers(), lora_dropout=config.lora_dropout))``). peft places the adapter on the
+# base layer's device and dtype (bf16; SimpleTuner does not upcast trainable params), so the input is not copied
+# by a cast; ``lora_dropout`` defaults to 0.1 (simpletuner_sdk/server/services/field_registry/sections/lora.py)
+# and peft applies it to each wrapped linear's input (a bf16 copy and a mask kept for backward).
+SIMPLETUNER_STYLE = LoraStyle(
+    "simpletuner", torch.bfloat16, True, 0.1, False,
+    "bghira/SimpleTuner bc8e6ab simpletuner/helpers/models/common.py add_lora_adapter (peft LoraConfig, "
+    "lora_dropout default 0.1 from field_registry/sections/lora.py); peft LoraLayer: adapter in the base dtype, "
+    "lora_B(lora_A(dropout(x))) * scaling")
+# ``DEFAULT_LORA_TARGET`` per model family (simpletuner/helpers/models/<family>/model.py; ``lora_type: standard``):
+# attention projections only; FLUX / Chroma / Lumina2 add the fused ``to_qkv``.
+SIMPLETUNER_TARGETS = {
+    "default": ("to_k", "to_q", "to_v", "to_out.0"),
+    "flux": ("to_k", "to_q", "to_v", "to_out.0", "to_qkv"),
+    "chroma": ("to_k", "to_q", "to_v", "to_out.0", "to_qkv"),
+    "lumina2": ("to_k", "to_q", "to_v", "to_out.0", "to_qkv"),
+}
+
+
+# Krea 2: SimpleTuner runs its own transformer with fused QKV (``fuse_qkv_projections``, KREA2.md "Performance
+# notes") and then targets ``FUSED_LORA_TARGET = ["to_qkv", "to_out.0"]`` (simpletuner/helpers/models/krea2/model.py);
+# ai-toolkit's class keeps wq / wk / wv / wo separate, so the fused LoRA is one branch on ``wq`` whose up projection
+# covers q + k + v (its q part is added to wq's output) and one on ``wo``. Captions are padded to max_length 512
+# (simpletuner/helpers/models/krea2/pipeline.py encode_prompt: padding="max_length", max_sequence_length=512).
+SIMPLETUNER_KREA2_TEXT = 512
+
+
+def _krea2_fused_qkv(module: nn.Module) -> list[Branch]:
+    cfg = sys.modules["trace_arch_specs"].KREA2_CFG
+    kv = cfg["features"] // cfg["heads"] * cfg["kvheads"]
+    return [Branch(module.out_features + 2 * kv, 0, module.out_features)]
+
+
+def simpletuner_harness(spec_key: str) -> Harness:
+    src = "bghira/SimpleTuner bc8e6ab simpletuner/helpers/models/{}/model.py {} {} (peft suffix match)"
+    if spec_key == "krea2":
+        specs_mod = sys.modules["trace_arch_specs"]
+        return Harness("simpletuner", SIMPLETUNER_STYLE, {"wq": _krea2_fused_qkv, "wo": None},
+                       text_tokens=SIMPLETUNER_KREA2_TEXT,
+                       inputs=specs_mod.krea2_inputs_padded(SIMPLETUNER_KREA2_TEXT),
+                       source=src.format("krea2", "FUSED_LORA_TARGET", ["to_qkv", "to_out.0"])
+                       + " on ai-toolkit's wq (fused q+k+v up projection) and wo; captions padded to 512 tokens "
+                         "(krea2/pipeline.py encode_prompt)")
+    targets = SIMPLETUNER_TARGETS.get(spec_key, SIMPLETUNER_TARGETS["default"])
+    return Harness("simpletuner", SIMPLETUNER_STYLE, {t: None for t in targets},
+                   source=src.format("*", "DEFAULT_LORA_TARGET", list(targets)))
+
+
+HARNESSES: dict[str, Callable[[str], Harness]] = {"simpletuner": simpletuner_harness}
+
+
+def _peft_match(name: str, suffixes) -> str | None:
+    return next((s for s in suffixes if name == s or name.endswith("." + s)), None)
+
+
+def harness_targets(root: nn.Module, spec: "Spec", harness: Harness | None
+                    ) -> list[tuple[str, nn.Module, list[Branch]]]:
+    """(name, module, branches) each LoRA of ``harness`` (ai-toolkit's when None) wraps in ``root``."""
+    if harness is None or harness.targets is None:
+        return [(n, m, [Branch(_out_features(m))]) for n, m in lora_targets(root, spec.lora)]
+    out = []
+    for name, module in root.named_modules():
+        if not isinstance(module, nn.Linear):
+            continue
+        hit = _peft_match(name, harness.targets)
+        if hit is None:
+            continue
+        rule = harness.targets[hit]
+        out.append((name, module, rule(module) if rule else [Branch(module.out_features)]))
+    return out
+
+
+def _out_features(m: nn.Module) -> int:
+    return m.out_features if isinstance(m, nn.Linear) else m.out_channels
+
+
+def _in_features(m: nn.Module) -> int:
+    return m.in_features if isinstance(m, nn.Linear) else m.in_channels
+
+
+def branch_params_per_rank(targets: list[tuple[str, nn.Module, list[Branch]]]) -> int:
+    """LoRA parameters per unit rank of (linear) targets with their branches: r * (d_in + d_out) each."""
+    return sum(_in_features(m) + b.d_out for _, m, branches in targets for b in branches
+               if isinstance(m, nn.Linear) or m.kernel_size == (1, 1))
+
+
+def inject_lora(targets: list[tuple[str, nn.Module, list[Branch]]], rank: int, mult: _Multiplier,
+                style: LoraStyle = AITK_STYLE) -> list[nn.Parameter]:
+    """Wrap each target with the style's LoRA computation (ai-toolkit: fp32 weights, ``network.force_to(dtype=
+    float32)``, the input cast to fp32; peft: weights in the base dtype, ``lora_B(lora_A(dropout(x))) * scaling``)."""
     params: list[nn.Parameter] = []
-    for _, org in targets:
-        if isinstance(org, nn.Linear):
-            down = nn.Linear(org.in_features, rank, bias=False, dtype=torch.float32)
-            up = nn.Linear(rank, org.out_features, bias=False, dtype=torch.float32)
-        else:
-            down = nn.Conv2d(org.in_channels, rank, org.kernel_size, org.stride, org.padding, bias=False,
-                             dtype=torch.float32)
-            up = nn.Conv2d(rank, org.out_channels, 1, bias=False, dtype=torch.float32)
-        scale = torch.tensor(1.0, dtype=torch.float32)  # alpha / rank; its value does not change memory
+    for _, org, branches in targets:
+        mods = []
+        for br in branches:
+            if isinstance(org, nn.Linear):
+                down = nn.Linear(org.in_features, rank, bias=False, dtype=style.dtype)
+                up = nn.Linear(rank, br.d_out, bias=False, dtype=style.dtype)
+            else:
+                down = nn.Conv2d(org.in_channels, rank, org.kernel_size, org.stride, org.padding, bias=False,
+                                 dtype=style.dtype)
+                up = nn.Conv2d(rank, br.d_out, 1, bias=False, dtype=style.dtype)
+            mods.append((down, up, br))
+        scale = torch.tensor(1.0, dtype=style.dtype)  # alpha / rank; its value does not change memory
         org_forward = org.forward
 
-        def forward(x, *args, _org=org_forward, _down=down, _up=up, _scale=scale, **kwargs):
+        def forward(x, *args, _org=org_forward, _mods=tuple(mods), _scale=scale, **kwargs):
             org_out = _org(x, *args, **kwargs)
-            lx = _up(_down(x.to(torch.float32))) * _scale
-            m = mult.tensor
-            while m.dim() < lx.dim():
-                m = m.unsqueeze(-1)
-            if lx.shape[0] != m.shape[0]:
-                m = m.repeat_interleave(lx.shape[0] // m.shape[0], dim=0)
-            return org_out + (lx * m).to(org_out.dtype)
+            total = org_out.shape[-1] if isinstance(org, nn.Linear) else org_out.shape[1]
+            out = org_out
+            for down, up, br in _mods:
+                inp = x.to(style.dtype) if style.cast_input else x
+                if style.dropout:
+                    inp = F.dropout(inp, style.dropout, training=True)
+                lx = up(down(inp)) * _scale
+                if style.multiplier:
+                    m = mult.tensor
+                    while m.dim() < lx.dim():
+                        m = m.unsqueeze(-1)
+                    if lx.shape[0] != m.shape[0]:
+                        m = m.repeat_interleave(lx.shape[0] // m.shape[0], dim=0)
+                    lx = lx * m
+                if br.lo is not None:
+                    lx = F.pad(lx[..., :br.hi - br.lo], (br.lo, total - br.hi))
+                out = out + lx.to(org_out.dtype)
+            return out
 
         org.forward = forward
-        org._lora = nn.ModuleList([down, up])  # keeps them alive, visible to .parameters() of the model
-        params += [down.weight, up.weight]
+        org._lora = nn.ModuleList([m for d, u, _ in mods for m in (d, u)])  # alive, visible to .parameters()
+        params += [p for d, u, _ in mods for p in (d.weight, u.weight)]
     return params
 
 
@@ -333,8 +485,10 @@ def set_gc(model: nn.Module, on: bool) -> None:
 Job = tuple[Point, bool, bool]  # point, gradient checkpointing, training (False: a no-grad preview forward)
 
 
-def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 32) -> list[Measured]:
-    """Build the cut model once under fake tensors, then measure each job: a training step or a preview forward."""
+def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 32,
+              harness: Harness | None = None) -> list[Measured]:
+    """Build the cut model once under fake tensors, then measure each job: a training step or a preview forward
+    (with ai-toolkit's LoRA, or another trainer's when ``harness`` is given)."""
     results: list[Measured] = []
     with FakeTensorMode(), routed_sdpa():
         torch.manual_seed(0)
@@ -346,7 +500,8 @@ def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 
             torch.set_default_dtype(prev)
         model.requires_grad_(False)
         mult = _Multiplier()
-        lora = inject_lora(lora_targets(model, spec.lora), rank, mult)
+        lora = inject_lora(harness_targets(model, spec, harness), rank, mult,
+                           harness.style if harness else AITK_STYLE)
         for p in lora:
             p.requires_grad_(True)
             p.register_post_accumulate_grad_hook(lambda p: setattr(p, "grad", None))
@@ -354,7 +509,7 @@ def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 
         for point, gc, train in jobs:
             model.train(train)
             set_gc(model, gc and train)
-            results.append(_one_step(spec, model, mult, exclude, point, train))
+            results.append(_one_step(spec, model, mult, exclude, point, train, harness))
             _gc.collect()
         del model, lora
     _gc.collect()
@@ -362,12 +517,12 @@ def run_steps(spec: "Spec", depth: dict[str, int], jobs: list[Job], rank: int = 
 
 
 def _one_step(spec: "Spec", model: nn.Module, mult: _Multiplier, exclude: set[int], point: Point,
-              train: bool) -> Measured:
+              train: bool, harness: Harness | None = None) -> Measured:
     tracker = StorageTracker(exclude)
     res = Measured()
     with tracker:
         mult.tensor = torch.ones(point.batch * spec.cond_batch, dtype=torch.float32)
-        inputs = spec.inputs(model, point)
+        inputs = (harness.inputs if harness and harness.inputs else spec.inputs)(model, point)
         if train:
             pred = spec.forward(model, inputs)
             target = torch.randn(pred.shape, dtype=torch.float32)
@@ -420,6 +575,7 @@ class Spec:
     config_verified: bool = True               # False: a class default the release may not match
 
     tdown: int = 1                             # VAE temporal downsample (video): latent frames = 1 + (f - 1) / tdown
+    harness: dict[str, "Harness"] = field(default_factory=dict)  # other trainers' LoRA on this arch, by trainer
 
     def latent_frames(self, frames: int) -> int:
         return 1 + (frames - 1) // self.tdown if self.tdown > 1 else frames
@@ -503,7 +659,7 @@ def _depth_runs(spec: Spec) -> list[tuple[str | None, dict[str, int]]]:
     return runs
 
 
-def measure(spec: Spec, jobs: list[Job]) -> list[dict[str, float]]:
+def measure(spec: Spec, jobs: list[Job], harness: Harness | None = None) -> list[dict[str, float]]:
     """Each job at the cut depth, extrapolated to the full depth by one block more per kind.
 
     A block's share is measured at batch 1 only and scaled by the batch: everything a block adds is per sample
@@ -512,16 +668,17 @@ def measure(spec: Spec, jobs: list[Job]) -> list[dict[str, float]]:
     """
     runs = _depth_runs(spec)
     base_depth = runs[0][1]
-    base = run_steps(spec, base_depth, jobs)
+    base = run_steps(spec, base_depth, jobs, harness=harness)
     out = [{q: float(getattr(m, q)) for q in QUANTITIES} for m in base]
     unit = sorted({(p.frames, p.height, p.width, gc, train) for p, gc, train in jobs})
     unit_jobs = [(Point(1, f, h, w), gc, train) for f, h, w, gc, train in unit]
     for knob, depth in runs[1:]:
-        more = dict(zip(unit, run_steps(spec, depth, unit_jobs)))
+        more = dict(zip(unit, run_steps(spec, depth, unit_jobs, harness=harness)))
         base_one = {k: b for k, b in zip(unit, [base[jobs.index(j)] if j in jobs else None for j in unit_jobs])}
         missing = [k for k, v in base_one.items() if v is None]
         if missing:
-            extra_base = run_steps(spec, base_depth, [(Point(1, *k[:3]), k[3], k[4]) for k in missing])
+            extra_base = run_steps(spec, base_depth, [(Point(1, *k[:3]), k[3], k[4]) for k in missing],
+                                   harness=harness)
             base_one.update(zip(missing, extra_base))
         extra = spec.depth[knob] - base_depth[knob]
         for o, (p, gc, train) in zip(out, jobs):
@@ -534,8 +691,8 @@ def measure(spec: Spec, jobs: list[Job]) -> list[dict[str, float]]:
 MODES = {"train_gc": (True, True), "train_no_gc": (False, True), "preview": (False, False)}
 
 
-def trace(spec: Spec, log=print) -> dict[str, Any]:
-    """All grid points for one arch, fitted."""
+def trace(spec: Spec, log=print, harness: Harness | None = None) -> dict[str, Any]:
+    """All grid points for one arch, fitted (with another trainer's LoRA: the training modes only)."""
     t0 = time.time()
     fit_pts, check_pt = spec.grid[:3], spec.grid[3]
     ns = [spec.tokens(*g) for g in fit_pts]
@@ -544,9 +701,11 @@ def trace(spec: Spec, log=print) -> dict[str, Any]:
     points: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     for mode, (gc, train) in MODES.items():
+        if harness is not None and not train:
+            continue
         jobs = [(Point(b, *g), gc, train) for b in (1, 2) for g in fit_pts] + [(Point(1, *check_pt), gc, train)]
         try:
-            values = iter(measure(spec, jobs))
+            values = iter(measure(spec, jobs, harness))
         except RuntimeError as exc:  # the model code itself fails in this mode (stated, not hidden)
             errors[mode] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
             log(f"  {spec.key} {mode}: FAILS in the model code: {errors[mode]}")
@@ -561,9 +720,9 @@ def trace(spec: Spec, log=print) -> dict[str, Any]:
         points.append({"mode": mode, "tokens": n_check, "batch": 1, "check": True,
                        **{q: check[q] for q in quantities}})
         errs = {q: evaluate(fits[mode][q], n_check, 1) / check[q] - 1 if check[q] else 0.0 for q in quantities}
-        log(f"  {spec.key} {mode}: check at {n_check} tokens, fit error "
+        log(f"  {spec.key}{' / ' + harness.trainer if harness else ''} {mode}: check at {n_check} tokens, fit error "
             + ", ".join(f"{q} {e:+.2%}" for q, e in errs.items()))
-    log(f"  {spec.key}: traced in {time.time() - t0:.0f} s")
+    log(f"  {spec.key}{' / ' + harness.trainer if harness else ''}: traced in {time.time() - t0:.0f} s")
     out: dict[str, Any] = {"fits": fits, "points": points}
     if errors:
         out["mode_errors"] = errors
@@ -624,6 +783,44 @@ def record(spec: Spec, aitk_commit: str, with_trace: bool, log=print) -> dict[st
     return rec
 
 
+def record_harness(spec: Spec, harness: Harness, log=print) -> dict[str, Any]:
+    """Another trainer's LoRA on this arch: its parameters per rank (full depth, on ``meta``) and the training-step
+    fits with its LoRA computation, to compare that trainer's published measurements with the same physics."""
+    targets = harness_targets(meta_build(spec), spec, harness)
+    if not targets:  # the trainer's module names are not this class's (e.g. diffusers' Chroma vs ai-toolkit's)
+        raise ValueError(f"{spec.key}: no module of {spec.model_class} matches {harness.trainer}'s targets "
+                         f"{sorted(harness.targets or [])}")
+    rec: dict[str, Any] = {
+        "trainer": harness.trainer, "archs": list(spec.archs), "model_class": spec.model_class,
+        "lora": {"modules": len(targets) * spec.experts,
+                 "params_per_rank": branch_params_per_rank(targets) * spec.experts,
+                 "dtype": str(harness.style.dtype).replace("torch.", ""), "dropout": harness.style.dropout,
+                 "text_tokens": harness.text_tokens or spec.text_tokens,
+                 "targets": sorted(harness.targets or []), "source": harness.source,
+                 "style_source": harness.style.source},
+    }
+    log(f"  {spec.key} / {harness.trainer}: LoRA {rec['lora']['params_per_rank']:,}/rank over "
+        f"{rec['lora']['modules']} modules")
+    rec.update(trace(spec, log, harness=harness))
+    return rec
+
+
+def harness_main(args: argparse.Namespace, all_specs: dict[str, Spec], commit: str) -> None:
+    """``--harness TRAINER``: trace the named archs with that trainer's LoRA into ``--out`` (merged by key)."""
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    recs = dict(old.get("harness", {}))
+    for key in args.only or []:
+        rec = record_harness(all_specs[key], HARNESSES[args.harness](key), log=lambda s: print(s, flush=True))
+        recs[f"{key}/{args.harness}"] = rec
+        doc = {"$source": "tools/trace_archs.py --harness: the traced denoisers with another trainer's LoRA "
+                          "(placement, dtype, dropout), training modes only",
+               "versions": {**versions(), "ai-toolkit": commit}, "fit_form": "as traces.json", "lora_rank_traced": 32,
+               "harness": dict(sorted(recs.items()))}
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, args.out)
+
+
 def check_depth(spec: Spec, log=print) -> None:
     """Compare the block-sum extrapolation with a full-depth trace at the first grid point."""
     g = spec.grid[0]
@@ -645,7 +842,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--refresh", action="store_true",
                     help="recount sizes and rewrite sources/notes, keeping the traced fits and points in the file")
     ap.add_argument("--check-depth", nargs="*", help="trace ids: full-depth trace vs the block-sum extrapolation")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=None, help="traces.json, or harness_traces.json with --harness")
+    ap.add_argument("--harness", choices=sorted(HARNESSES),
+                    help="trace --only archs with this trainer's LoRA (benchmarks/data/harness_traces.json)")
     ap.add_argument("--merge", nargs="*", type=Path, default=[],
                     help="other traces files (from parallel runs) whose traced records join the output first")
     args = ap.parse_args(argv)
@@ -656,6 +855,11 @@ def main(argv: list[str] | None = None) -> None:
 
     commit = specs_mod.setup_aitk(args.aitk)
     all_specs = specs_mod.specs()
+    if args.harness:
+        args.out = args.out or HARNESS_OUT
+        harness_main(args, all_specs, commit)
+        return
+    args.out = args.out or OUT
     if args.check_depth:
         for key in args.check_depth:
             check_depth(all_specs[key])
