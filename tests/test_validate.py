@@ -110,7 +110,7 @@ def test_apply_fix_returns_a_new_job_and_leaves_the_old_one():
 
 
 def test_rules_are_a_registry_of_documented_functions():
-    assert len(rules()) == 52
+    assert len(rules()) == 53
     for rule in rules():
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
 
@@ -754,3 +754,18 @@ def test_hidream_without_checkpointing_is_an_error_because_its_model_code_fails(
     assert issue.severity == "error" and "inplace" in issue.message
     assert apply_fix(off, issue.fix).get("train.gradient_checkpointing") is True
     assert not [i for i in validate(job, profile).issues if i.code == "model-fails-without-checkpointing"]
+
+
+def test_a_variant_tag_on_another_variants_weights_is_sized_as_the_weights_and_warned():
+    """``arch: 'wan21:14b'`` on Wan 2.1 1.3B weights: ai-toolkit builds the model from the weights, so the job trains
+    (and is predicted as) the 1.3B model, and the validator says so."""
+    from nbwizard.engine.arch import identify
+
+    mixed = load_job({"job": "extension", "config": {"name": "t", "process": [{
+        "type": "sd_trainer", "model": {"arch": "wan21:14b", "name_or_path": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"}}]}})
+    assert identify(mixed).spec.arch == "wan21:1b"
+    issue = next(i for i in validate(mixed).issues if i.code == "model-weights-mismatch")
+    assert issue.severity == "warning" and "trains Wan 2.1 (1.3B)" in issue.message
+    matching = mixed.set("model.name_or_path", "Wan-AI/Wan2.1-T2V-14B-Diffusers")
+    assert identify(matching).spec.arch == "wan21:14b"
+    assert "model-weights-mismatch" not in validate(matching).codes

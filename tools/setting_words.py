@@ -84,6 +84,7 @@ LABELS: dict[str, str] = {
     "datasets[].flip_x": "Mirror left-right",
     "datasets[].flip_y": "Flip upside down",
     "datasets[].cache_latents_to_disk": "Cache latents to disk",
+    "datasets[].cache_latents_num_workers": "Latent-caching workers",
     "datasets[].control_path": "Control images",
     "datasets[].control_path_1": "Control images 1",
     "datasets[].control_path_2": "Control images 2",
@@ -263,6 +264,14 @@ HELP: dict[str, str] = {
                               "(parts of module names to leave out or keep).",
     "datasets[].poi": "No longer supported: leave it empty.",
     "train.max_loss_debug": "Stop with a detailed report when the loss goes above the loss limit.",
+    "meta.name": "Free-form name kept in the saved adapter's metadata; '[name]' (what the trainer's UI writes) is "
+                 "replaced with the run's name.",
+    "meta.version": "Free-form version kept in the saved adapter's metadata (the trainer's UI writes '1.0').",
+    "sample.neg": "Negative prompt for the previews of models that use one (empty: none).",
+    "datasets[].num_workers": "Processes that load this dataset's images while training. The trainer takes the "
+                              "first dataset's value for every dataset.",
+    "train.optimizer_params.weight_decay": "Weight decay: pulls the adapter's weights a little towards zero at "
+                                           "every step.",
     "datasets[].cache_text_embeddings": "Cache the text embeddings of this dataset; every dataset must agree. Set "
                                         "by the training setting of the same name.",
 }

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ._recommend_search import qbits
-from ._recommend_values import lower_resolution, positive_int, resolution_list
+from ._recommend_values import bucket_step, lower_resolution, positive_int, resolution_list
 from .settings import find_setting
 
 # A predicted run longer than this gets a warning and the plan that halves it: it would not finish overnight.
@@ -315,7 +315,7 @@ def _long_run(job: Any, pred: Any, spec: Any, profile: Any, dataset: Any, predic
         options.append((f"{a.bits[4:]}-bit weights with {spec.label}'s accuracy-recovery adapter and no offloading",
                         bit))
     res = resolution_list(job.get("datasets[].resolution"))
-    lower = lower_resolution(res) if res else None
+    lower = lower_resolution(res, bucket_step(spec)) if res else None
     steps = positive_int(job.get("train.steps"))
     half = {"train.steps": max(50, (steps // 2) // 50 * 50)} if steps else {}
     if lower:

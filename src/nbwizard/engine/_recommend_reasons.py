@@ -15,6 +15,10 @@ from .recipes import Recipe
 NO_GPU = "no GPU: this plans a job for a card you choose as target"
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def gib(p: Any) -> str:
     return (f"{p.peak_vram_gib:.1f} GiB (up to {p.high_gib:.1f})" if getattr(p, "peak_vram_gib", None) is not None
             else "unknown")
@@ -95,7 +99,7 @@ def memory_reasons(d: V.Draft, spec: ModelSpec, recipe: Recipe, f: Found, res_wh
     dop_drop = f.dropped.get("dop")
     if m.dop:
         d.put("train.diff_output_preservation", True, (
-            f"DOP on for a {intent.training_type} under 'quality': it keeps what the model draws for '{cls}' while "
+            f"DOP on for {_a(intent.training_type)} under 'quality': it keeps what the model draws for '{cls}' while "
             "it learns the trigger; its price is in the plan's notes (turn it off to train much faster)"))
     else:
         d.put("train.diff_output_preservation", False, (

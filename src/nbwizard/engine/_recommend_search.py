@@ -19,9 +19,10 @@ Batch stays 1 unless the user set one (see ``_recommend_values.steps``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._recommend_values import lower_resolution
+from ._recommend_values import bucket_step, lower_resolution
 
 if TYPE_CHECKING:
     from .models import ModelSpec
@@ -151,7 +152,7 @@ def ladder(spec: Any, profile: Any, priority: str, te_cache_ok: bool, start_res:
     plain = [Lever(label, set_(qtype=q)) for q, label in plain_low_bit(spec)]
     low = [Lever("low_vram (parts held on the CPU)", set_(low_vram=True))] if not profile.unified_memory else []
     offl = [Lever(f"{p:.0%} layer offloading", set_(offload=p)) for p in OFFLOAD_STEPS] if can_offload else []
-    lower = [Lever("lower resolution", _lower)] * 3
+    lower = [Lever("lower resolution", partial(_lower, step=bucket_step(spec)))] * 3
 
     start = Mem(gc=True, res=start_res)
     if priority == "memory":
@@ -165,8 +166,8 @@ def ladder(spec: Any, profile: Any, priority: str, te_cache_ok: bool, start_res:
     return start, levers
 
 
-def _lower(m: Mem) -> Mem | None:
-    res = lower_resolution(list(m.res))
+def _lower(m: Mem, step: int = 1) -> Mem | None:
+    res = lower_resolution(list(m.res), step)
     return replace(m, res=tuple(res)) if res else None
 
 

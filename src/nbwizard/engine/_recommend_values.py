@@ -193,13 +193,33 @@ def resolutions(spec: Any, recipe: Any, dataset: Any, frames: int = 1) -> tuple[
         why += (f"; half of the {n} images are smaller than {round(side)} px, so training stops at {top} px "
                 "(no upscaling)")
     if frames > 1:
-        return [top], why + "; clips train at one size (each extra size is another pass over them)"
+        return _bucket_aligned([top], why + "; clips train at one size (each extra size is another pass over them)",
+                               spec)
     res = [r for r in listed if r <= top]
     if top not in res:
         res = [r for r in (512, 768, 1024, 1280, 1328, 1536) if top / 2 <= r < top] + [top]
     if len(res) > 1:
         why += "; the smaller sizes are multi-resolution buckets (each is a copy of the dataset)"
-    return res, why
+    return _bucket_aligned(res, why, spec)
+
+
+def bucket_step(spec: Any) -> int:
+    """The side a square bucket is a multiple of: the VAE's downsampling x the patch size (ai-toolkit floors each
+    bucket to it); 1 when a fact is unknown."""
+    vae, patch = spec.vae_downsample.value, spec.patch_size.value
+    return int(vae * patch) if vae and patch else 1
+
+
+def _bucket_aligned(res: list[int], why: str, spec: Any) -> tuple[list[int], str]:
+    """Sizes written as the trainer trains them (Wan 2.1's example writes 632, which trains at 624 with a step of
+    16)."""
+    step = bucket_step(spec)
+    if all(r % step == 0 for r in res):
+        return res, why
+    aligned = list(dict.fromkeys(max(step, r // step * step) for r in res))
+    odd = [r for r in res if r % step]
+    return aligned, why + (f"; written as {_sizes(aligned)}, the size{'s' if len(odd) > 1 else ''} the trainer "
+                           f"trains at for {_sizes(odd)} (buckets are multiples of {step} px)")
 
 
 def _cap(text: str) -> str:
@@ -210,11 +230,12 @@ def _sizes(sizes: Any) -> str:
     return ", ".join(str(s) for s in sizes)
 
 
-def lower_resolution(res: list[int]) -> list[int] | None:
-    """One step down: drop the largest size, or for a single size go to the next smaller standard size."""
+def lower_resolution(res: list[int], step: int = 1) -> list[int] | None:
+    """One step down: drop the largest size, or for a single size go to the next smaller standard size that is a
+    multiple of the arch's bucket ``step`` (:func:`bucket_step`)."""
     if len(res) > 1:
         return res[:-1]
-    smaller = [r for r in STANDARD_RESOLUTIONS if r < res[0]]
+    smaller = [r for r in STANDARD_RESOLUTIONS if r < res[0] and r % step == 0]
     return [smaller[-1]] if smaller and smaller[-1] >= 256 else None
 
 

@@ -52,6 +52,17 @@ def quantization(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Quantize to 8 bit without the recovery adapter", *patch))
 
 
+def weights_mismatch(ctx: Context) -> Iterator[Issue]:
+    """The weights' path names another catalog model than ``model.arch`` (:func:`~nbwizard.engine.arch.identify`):
+    ai-toolkit builds the model class the arch names from those weights, which either fails or trains another
+    model than the job says."""
+    from .arch import identify
+
+    mismatch = identify(ctx.job).mismatch
+    if mismatch:
+        yield Issue("model-weights-mismatch", "warning", "model.name_or_path", mismatch)
+
+
 def model_code_fails(ctx: Context) -> Iterator[Issue]:
     """A training step the arch's own model code cannot run, found when its step was traced (traces.json
     ``mode_errors``): HiDream's MoE feed-forward modifies a tensor autograd saved unless gradient checkpointing
@@ -125,4 +136,4 @@ def network_rank_alpha(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Set alpha to the rank", ("network.linear_alpha", rank)))
 
 
-RULES = (quantization, model_code_fails, layer_offloading, lokr, network_rank_alpha)
+RULES = (weights_mismatch, quantization, model_code_fails, layer_offloading, lokr, network_rank_alpha)

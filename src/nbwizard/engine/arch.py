@@ -127,6 +127,12 @@ def identify(job: Any) -> ModelRef:
         mismatch = (f"The model path {path} is {named.label}'s weights, but the job "
                     + (f"sets model.arch '{written}'" if written else "sets no model.arch")
                     + f", so ai-toolkit builds {built} from them.")
+    elif named is not None and spec is not None and named.arch != spec.arch:
+        # a variant tag (wan21:14b) on another variant's weights (1.3B): the same model class is built, and its size
+        # comes from the weights' own config, so the job trains the weights' variant
+        mismatch = (f"model.arch '{written}' names {spec.label}, but the model path {path} is {named.label}'s "
+                    f"weights: ai-toolkit builds the model from the weights, so this job trains {named.label}.")
+        spec = named
     return ModelRef(backend, written, chosen_by, path, spec, mismatch)
 
 

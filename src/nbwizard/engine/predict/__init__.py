@@ -33,19 +33,11 @@ from .steptime import Cost, step_costs, total_seconds
 __all__ = ["Item", "Breakdown", "DiskPlan", "Phase", "Cost", "Prediction", "predict", "FITS_MARGIN",
            "DEFAULT_IMAGE_COUNT"]
 
+Item = Part  # one component of a breakdown, as the prediction lists it: GiB, a one-line why, how well it is known
+
 # "fits" needs the high end of the band to stay under the budget; between the estimate and the high end: tight.
 FITS_MARGIN = 0.0
 GIB = D.GIB
-
-
-@dataclass(frozen=True)
-class Item:
-    """One component of a breakdown: GiB and a one-line why (``kind``: exact / measured / proxy)."""
-
-    name: str
-    gib: float
-    why: str
-    kind: str = "exact"
 
 
 @dataclass(frozen=True)
