@@ -769,3 +769,23 @@ def test_a_variant_tag_on_another_variants_weights_is_sized_as_the_weights_and_w
     matching = mixed.set("model.name_or_path", "Wan-AI/Wan2.1-T2V-14B-Diffusers")
     assert identify(matching).spec.arch == "wan21:14b"
     assert "model-weights-mismatch" not in validate(matching).codes
+
+
+def test_a_later_process_entry_is_checked_for_the_same_machine():
+    """ai-toolkit runs each process entry in turn on the same GPU: the second entry's memory is predicted on its own,
+    and its folders are judged for the planned machine, as the first entry's are."""
+    first = {"type": "sd_trainer", "training_folder": "output",
+             "model": {"arch": "sdxl", "name_or_path": "stabilityai/stable-diffusion-xl-base-1.0"},
+             "datasets": [{"folder_path": "/data/a", "resolution": [1024]}]}
+    second = {"type": "sd_trainer", "training_folder": "output",
+              "model": {"arch": "flux", "name_or_path": "black-forest-labs/FLUX.1-dev", "quantize": False},
+              "train": {"noise_scheduler": "flowmatch", "gradient_checkpointing": False},
+              "sample": {"sampler": "flowmatch"},
+              "datasets": [{"folder_path": "/data/b", "resolution": [1024]}]}
+    job = load_job({"job": "extension", "config": {"name": "two", "process": [first, second]}})
+    report = validate(job, SystemProfile.for_gpu("RTX 4090", ram_gb=64))
+    later = [i for i in report.issues if i.process == 1]
+    assert any(i.code == "vram-over-budget" for i in later)
+    assert not any(i.code == "vram-over-budget" for i in report.issues if i.process == 0)
+    folder = next(i for i in later if i.code == "dataset-folder-not-here")
+    assert "planned RTX 4090 machine" in folder.message

@@ -271,7 +271,7 @@ def test_a_user_value_shows_what_the_wizard_would_choose(wizard):
     wizard.controls["train.lr"].value = 5e-3
     wizard.go("optimizer")
     row = wizard._rows["train.lr"]
-    assert "Recommended: 0.0001" in row.note.value and row.apply.layout.display is None
+    assert "Recommended: 1.0e-4" in row.note.value and row.apply.layout.display is None
     wizard.go("review")
     assert "Learning rate" in wizard.review.comparison.value
 

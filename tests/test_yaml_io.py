@@ -79,7 +79,7 @@ def test_unknown_keys_are_kept_and_reported_with_did_you_mean():
         "config.process[0].my_notes": None,
     }
     text = dump_job(job)
-    assert "learning_rate: 0.0001  # not a setting ai-toolkit reads; did you mean 'lr'?" in text
+    assert "learning_rate: 1.0e-4  # not a setting ai-toolkit reads; did you mean 'lr'?" in text
     assert load_job(text).to_dict()["config"]["process"][0]["my_notes"] == {"reviewed": True}
 
 
@@ -92,7 +92,7 @@ def test_free_form_sections_never_report_unknown_keys():
 def test_dump_comments_each_setting_and_can_leave_them_out():
     job = load_job(JOBS / "flux_lora_24gb.yaml")
     text = dump_job(job)
-    assert "lr: 0.0001  # Learning rate" in text
+    assert "lr: 1.0e-4  # Learning rate" in text
     assert "#" not in dump_job(job, comments=False).replace("'I LOVE PROMPTS!'", "")
 
 
@@ -283,3 +283,16 @@ def test_dumping_a_string_is_linear_in_its_length():
     text = dump_job(job)
     assert time.perf_counter() - start < 2, "a hang guard: 20 MB dumps in a fraction of a second (~12 s before)"
     assert "blob: 'a b a b " in text
+
+
+def test_small_floats_are_written_as_the_examples_write_learning_rates():
+    """``lr: 1e-4`` in ai-toolkit's examples comes back as ``1.0e-4`` (not ``0.0001``): the form people write, with
+    the '.' and the exponent's sign a YAML 1.1 loader needs, and exactly the same number."""
+    import yaml
+
+    job = load_job("job: extension\nconfig:\n  name: x\n  process:\n    - type: sd_trainer\n      train:\n"
+                   "        lr: 1e-4\n        optimizer_params: {weight_decay: 0.00012345678901234}\n")
+    text = dump_job(job, comments=False)
+    assert "lr: 1.0e-4\n" in text and "weight_decay: 1.2345678901234e-4" in text
+    assert yaml.safe_load(text)["config"]["process"][0]["train"]["lr"] == 1e-4
+    assert load_job(text) == job

@@ -53,6 +53,21 @@ _NAMED = {"\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v":
 _BIG_INT_BITS = 13_000  # past ~4300 decimal digits Python refuses int <-> str: such a number is written in hex
 
 
+# Below this a float is written as ai-toolkit's examples write learning rates (1.0e-4, not 0.0001), with the '.' and
+# the exponent's sign YAML 1.1 loaders need to read it as a number
+SMALL_FLOAT = 1e-3
+
+
+def _scientific(value: float) -> str:
+    """The shortest ``m.me-k`` that reads back as exactly ``value``."""
+    for digits in range(17):
+        text = f"{value:.{digits}e}"
+        if float(text) == value:
+            break
+    mantissa, exponent = text.split("e")
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{int(exponent):+d}"
+
+
 def scalar(value: Any) -> str:
     """One value as single-line flow YAML: exact on reload, inert in a shell."""
     if value is None:
@@ -66,6 +81,8 @@ def scalar(value: Any) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
+        if value and abs(value) < SMALL_FLOAT:
+            return _scientific(value)
         text = repr(value)
         return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     if isinstance(value, str):

@@ -257,10 +257,11 @@ def validate(job: Any, profile: Any = None, trainer: str = "upstream", *, datase
             f"This is a '{kind}' job. nbwizard checks, predicts and recommends ai-toolkit's training jobs "
             "('job: extension'); this one is kept exactly as written but not checked."),))
     issues = _run_rules(Context(job, trainer, profile, dataset, prediction))
-    # ai-toolkit runs every process entry in turn: each later one is checked as if it were the only one (the
-    # profile, dataset analysis and prediction describe the first, so they are left out)
+    # ai-toolkit runs every process entry in turn: each later one is checked as if it were the only one, on the same
+    # machine (its own prediction; the dataset analysis describes the first entry's folders, so it is left out)
     for n, view in _later_processes(job):
-        issues.extend(dataclasses.replace(i, process=n, fix=None) for i in _run_rules(Context(view, trainer))
+        later = Context(view, trainer, profile, None, _predicted(view, profile) if profile is not None else None)
+        issues.extend(dataclasses.replace(i, process=n, fix=None) for i in _run_rules(later)
                       if i.code not in _JOB_WIDE_CODES and not i.field.startswith(_ROOT_FIELDS))
     order = {s: n for n, s in enumerate(SEVERITIES)}
     return ValidationReport(tuple(sorted(issues, key=lambda i: order[i.severity])))
@@ -284,6 +285,12 @@ def _run_rules(ctx: Context) -> list[Issue]:
                                 f"The check '{rule.__name__}' could not run on this job ({type(exc).__name__}: "
                                 f"{exc}); its findings are missing from this report."))
     return issues
+
+
+def _predicted(job: Any, profile: Any) -> Any:
+    from .predict import predict
+
+    return predict(job, profile)
 
 
 def _later_processes(job: Any) -> Iterator[tuple[int, Any]]:
