@@ -75,6 +75,15 @@ def test_what_the_wizard_would_add_is_listed_right_after_the_import(wizard):
     assert wizard.top_slot.children == (wizard.suggestions.box,) and not wizard.preflight.suggestions_slot.children
 
 
+def test_a_suggestion_row_says_what_it_does_to_this_job(tmp_path):
+    """On a 12 GB card the imported FLUX example does not fit: the low_vram row shows the peak before and after."""
+    small = Wizard(SystemProfile.for_gpu("RTX 3060 12GB", ram_gb=64), config_dir=tmp_path / "templates",
+                   output_dir=tmp_path)
+    _import(small, FLUX_24GB)
+    row = _rows(small)["model.low_vram"].children[0].value
+    assert re.search(r"On this job: peak \d+\.\d → \d+\.\d GiB", row), row
+
+
 def test_accepting_one_suggestion_changes_that_value_only_and_undo_takes_it_back(wizard, tmp_path):
     _import(wizard, FLUX_24GB)
     written = load_job(FLUX_24GB)
