@@ -383,12 +383,11 @@ def harness_train_gib(c: Case, p: Any) -> float:
 def harness_fits(c: Case, p: Any, budget: float) -> bool:
     """The "fits" verdict for the run the row measured: ai-toolkit's verdict, with the training band moved by the
     harness correction for another trainer's row (its LoRA, its load path), so a row is judged on the same
-    prediction its error is scored on."""
-    if p.verdict != "fits":
-        return False
-    if c.row.get("trainer") == "ai-toolkit" or p.binding_phase != "training":
-        return True
-    return p.high_gib + harness_train_gib(c, p) - p.train.total_gib <= budget
+    prediction its error is scored on: every phase's band under the budget, the training phase moved either way."""
+    if c.row.get("trainer") == "ai-toolkit" or p.verdict == "unknown":
+        return p.verdict == "fits"
+    shift = harness_train_gib(c, p) - p.train.total_gib
+    return all(ph.high_gib + (shift if ph.name == "training" else 0.0) <= budget for ph in p.phases)
 
 
 # A LoRA step reaching more than this share of the card's dense bf16 peak in its traced FLOPs alone is not

@@ -114,6 +114,21 @@ def test_validate_a_broken_file_names_the_line(capsys, tmp_path):
     assert code == 2 and "line" in err
 
 
+def test_an_error_written_into_a_closed_pipe_still_exits_2(monkeypatch, tmp_path):
+    class Gone:
+        def write(self, _):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("config:\n  process: [\n")
+    monkeypatch.setattr(sys, "stdout", Gone())
+    monkeypatch.setattr(sys, "stderr", Gone())
+    assert main(["predict", str(bad), "--json"]) == 2
+
+
 def test_with_json_an_error_is_json_on_stdout_too(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("config:\n  process: [\n")

@@ -61,6 +61,9 @@ def test_the_weights_pick_the_entry_among_those_of_one_model_class():
     tagged = identify(_job("{arch: 'wan21:1b', name_or_path: Wan-AI/Wan2.1-T2V-14B-Diffusers}"))
     assert tagged.arch == "wan21:14b" and "this job trains Wan 2.1 (14B)" in tagged.mismatch
     assert identify(_job("{arch: 'wan21:1b', name_or_path: /my/local/wan}")).arch == "wan21:1b"
+    # entries that share their weights (Krea 2 and its edit training) are each their own, never a mismatch
+    edit = identify(_job("{arch: 'krea2:o_edit', name_or_path: krea/Krea-2-Raw}"))
+    assert edit.arch == "krea2:o_edit" and edit.mismatch is None
 
 
 def test_weights_of_another_model_class_are_pointed_out():

@@ -13,6 +13,7 @@ from PIL import Image
 
 from nbwizard import Intent, SystemProfile, dump_job, load_job, recommend
 from nbwizard.engine.dataset import DatasetError, analyze_dataset
+from nbwizard.engine.predict import predict
 from nbwizard.engine.validate import UNSET, Fix, Issue, ValidationReport, apply_fix, rules, validate
 
 JOBS = Path(__file__).parent / "fixtures" / "jobs"
@@ -776,14 +777,16 @@ def test_a_later_process_entry_is_checked_for_the_same_machine():
     and its folders are judged for the planned machine, as the first entry's are."""
     first = {"type": "sd_trainer", "training_folder": "output",
              "model": {"arch": "sdxl", "name_or_path": "stabilityai/stable-diffusion-xl-base-1.0"},
+             "network": {"type": "lora", "linear": 16, "linear_alpha": 16},
              "datasets": [{"folder_path": "/data/a", "resolution": [1024]}]}
     second = {"type": "sd_trainer", "training_folder": "output",
               "model": {"arch": "flux", "name_or_path": "black-forest-labs/FLUX.1-dev", "quantize": False},
               "train": {"noise_scheduler": "flowmatch", "gradient_checkpointing": False},
-              "sample": {"sampler": "flowmatch"},
+              "sample": {"sampler": "flowmatch"}, "network": {"type": "lora", "linear": 16, "linear_alpha": 16},
               "datasets": [{"folder_path": "/data/b", "resolution": [1024]}]}
     job = load_job({"job": "extension", "config": {"name": "two", "process": [first, second]}})
-    report = validate(job, SystemProfile.for_gpu("RTX 4090", ram_gb=64))
+    profile = SystemProfile.for_gpu("RTX 4090", ram_gb=64)
+    report = validate(job, profile, prediction=predict(job, profile))
     later = [i for i in report.issues if i.process == 1]
     assert any(i.code == "vram-over-budget" for i in later)
     assert not any(i.code == "vram-over-budget" for i in report.issues if i.process == 0)

@@ -272,9 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _failed(args: Any, message: str) -> int:
     """Exit 2 with one line on stderr; with ``--json`` also ``{"error": "..."}`` on stdout, so a script that reads
     the JSON reads the error too."""
-    print(f"nbwizard: {message}", file=sys.stderr)
-    if getattr(args, "json", False):
-        _print_json({"error": message})
+    try:
+        print(f"nbwizard: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            _print_json({"error": message})
+    except OSError:  # output piped into a reader that has gone: the exit code still says "error"
+        pass
     return EXIT_BAD_INPUT
 
 

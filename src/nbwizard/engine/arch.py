@@ -127,7 +127,8 @@ def identify(job: Any) -> ModelRef:
         mismatch = (f"The model path {path} is {named.label}'s weights, but the job "
                     + (f"sets model.arch '{written}'" if written else "sets no model.arch")
                     + f", so ai-toolkit builds {built} from them.")
-    elif named is not None and spec is not None and named.arch != spec.arch:
+    elif named is not None and spec is not None and named.arch != spec.arch and \
+            not _same_weights(spec.name_or_path, _norm(path)):  # entries that share weights (Krea 2 and its edit)
         # a variant tag (wan21:14b) on another variant's weights (1.3B): the same model class is built, and its size
         # comes from the weights' own config, so the job trains the weights' variant
         mismatch = (f"model.arch '{written}' names {spec.label}, but the model path {path} is {named.label}'s "

@@ -18,12 +18,15 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .job import MISSING, JobBase, lookup
 from .settings import find_setting, settings
 from .state import WizardState, apply_recommendation, recommend_for, suggestions, with_values_of
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Suggestion", "accept_suggestions", "adopt_recommended", "suggested_changes"]
 
@@ -47,17 +50,19 @@ class Suggestion:
         return "add" if self.current is MISSING else "remove" if self.suggested is MISSING else "change"
 
 
-def suggested_changes(state: WizardState) -> tuple[Suggestion, ...]:
+def suggested_changes(state: WizardState, priced: bool = True) -> tuple[Suggestion, ...]:
     """Every value the wizard would add, change or remove in ``state``'s held job, in the steps' order.
 
     Empty for a job the wizard fills in itself (``auto`` on: there the recommendation is applied, and the user's
-    own values only carry a "recommended" note) and for a model the catalog does not list.
+    own values only carry a "recommended" note) and for a model the catalog does not list. ``priced``: each
+    suggestion carries its :attr:`~Suggestion.effect` on this job's prediction (one prediction per suggestion).
     """
     proposal = _proposal(state)
     if proposal is None:
         return ()
     proposed, reasons = proposal
     before, after = state.job.to_dict(), proposed.to_dict()
+    now_predicted = _predicted(state, state.job) if priced else None
     found = []
     for path in _candidates(state.job, proposed, reasons):
         now, then = _values(before, path), _values(after, path)
@@ -67,7 +72,8 @@ def suggested_changes(state: WizardState) -> tuple[Suggestion, ...]:
         if now != then and not _changes_nothing(state.job, path, now, then):
             why = reasons[path].why if path in reasons else "The recommendation for this job does not write it"
             found.append(Suggestion(path, setting.label if setting else path, now[0] if now else MISSING,
-                                    then[0] if then else MISSING, why, _effect(state, proposed, path, then)))
+                                    then[0] if then else MISSING, why,
+                                    _effect(state, now_predicted, proposed, path, then) if priced else None))
     return tuple(found)
 
 
@@ -81,7 +87,7 @@ def accept_suggestions(state: WizardState, paths: Iterable[str] | None = None) -
     if proposal is None:
         return state
     proposed, reasons = proposal
-    pending = {s.path: s for s in suggested_changes(state)}
+    pending = {s.path: s for s in suggested_changes(state, priced=False)}
     chosen = [p for p in (pending if paths is None else paths) if p in pending]
     if not chosen:
         return state
@@ -133,16 +139,24 @@ def _in_effect(job: JobBase, path: str, index: int) -> Any:
     return value
 
 
-def _effect(state: WizardState, proposed: JobBase, path: str, then: tuple[Any, ...]) -> str | None:
-    """What accepting the suggestion for ``path`` alone does to the held job's prediction, in a few words; None
-    when the predicted peak, verdict and step time stay as they are (or cannot be predicted)."""
+def _predicted(state: WizardState, job: JobBase) -> Any:
+    """``job``'s prediction on the state's machine; None if the predictor fails (the effect is only informative)."""
     from .predict import predict
 
-    changed = with_values_of(state.job, proposed, [path]) if then else state.job.without([path])
     try:
-        old = predict(state.job, state.profile, state.dataset)
-        new = predict(changed, state.profile, state.dataset)
-    except (TypeError, ValueError, LookupError):
+        return predict(job, state.profile, state.dataset)
+    except Exception as exc:  # a predictor bug must not take the suggestions with it
+        log.error("predicting a suggestion's effect failed: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def _effect(state: WizardState, old: Any, proposed: JobBase, path: str, then: tuple[Any, ...]) -> str | None:
+    """What accepting the suggestion for ``path`` alone does to the held job's prediction (``old``), in a few words;
+    None when the predicted peak, verdict and step time stay as they are (or cannot be predicted)."""
+    if old is None:
+        return None
+    new = _predicted(state, with_values_of(state.job, proposed, [path]) if then else state.job.without([path]))
+    if new is None:
         return None
     parts = []
     if old.peak_vram_gib is not None and new.peak_vram_gib is not None and (
@@ -150,8 +164,12 @@ def _effect(state: WizardState, proposed: JobBase, path: str, then: tuple[Any, .
         parts.append(f"peak {old.peak_vram_gib:.1f} → {new.peak_vram_gib:.1f} GiB"
                      + (f" ({new.verdict.replace('_', ' ')})" if new.verdict != old.verdict else ""))
     if old.step_seconds and new.step_seconds and abs(new.step_seconds / old.step_seconds - 1) >= 0.02:
-        parts.append(f"step {old.step_seconds:.2g} → {new.step_seconds:.2g} s")
+        parts.append(f"step {_seconds(old.step_seconds)} → {_seconds(new.step_seconds)} s")
     return "On this job: " + ", ".join(parts) if parts else None
+
+
+def _seconds(s: float) -> str:
+    return f"{s:,.0f}" if s >= 100 else f"{s:.3g}"
 
 
 def _values(data: Any, path: str) -> tuple[Any, ...]:
