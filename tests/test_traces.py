@@ -91,6 +91,35 @@ def test_parameter_counts_match_the_public_figures_within_1_percent(arch, billio
     assert model_info(arch).params_b("denoiser") == pytest.approx(billions, rel=0.01)
 
 
+# Traced from their release configs after the first pass (omnigen2: VectorSpaceLab/OmniGen2 options/ft.yml;
+# Mage-Flow: diffusers' convert_mage_flow_to_diffusers.py; Anima: diffusers' Cosmos-2.0 2B config; LTX-2.3 / 2.5:
+# ai-toolkit's own conversion config): measured billions, and the figure their card or file name gives.
+NEWER_B = {"omnigen2": (3.967, 4.0), "mageflow": (4.116, 4.0), "mageflow_edit": (4.116, 4.0), "anima": (1.956, 2.0),
+           "ltx2.3": (18.989, 22.0), "ltx2.5": (18.988, 22.0)}
+
+
+@pytest.mark.parametrize(("arch", "sizes"), sorted(NEWER_B.items()))
+def test_newer_archs_run_their_own_trace_not_a_borrowed_one(arch, sizes):
+    measured, public = sizes
+    trace = traces_by_arch()[arch]
+    assert {"train_gc", "train_no_gc", "preview"} <= set(trace.fits), arch
+    assert trace.denoiser_params / 1e9 == pytest.approx(measured, abs=0.001)
+    assert trace.public_params_b == public
+    spec = model_info(arch)
+    assert spec.params_b("denoiser") == round(trace.denoiser_params / 1e9, 4)
+    assert spec.blocks.value and spec.hidden_size.value and spec.patch_size.value, arch
+
+
+def test_ltx_23_adds_gated_attention_to_ltx2_and_25_drops_the_video_feed_forward_biases():
+    ltx2, v23, v25 = (traces_by_arch()[a] for a in ("ltx2", "ltx2.3", "ltx2.5"))
+    assert v23.denoiser_params > ltx2.denoiser_params
+    # 48 blocks x (16384 + 4096) bias values of the video feed-forward (4 x 4096 wide, gelu-approximate)
+    assert v23.denoiser_params - v25.denoiser_params == 48 * (4 * 4096 + 4096)
+    assert v23.lora_params_per_rank == v25.lora_params_per_rank  # biases carry no LoRA
+    # the 22 B of the file name also counts the text connectors, which the trace leaves out
+    assert any("text connectors" in note for note in v23.notes)
+
+
 # Archs whose denoiser size neither code nor a public config gives; each must say which fact is missing.
 STILL_UNKNOWN = {"ace_step_15_xl"}
 

@@ -403,10 +403,16 @@ _GEMMA3_12B = _nominal("text_encoder", "Gemma-3-12B", 12.0, "repo: ltx2.py base_
 size("ltx2", components=[denoiser("LTX-2 audio+video DiT", 19.0, "public: Lightricks/LTX-2 model card",
                                   note="about 14B video stream + 5B audio stream (ltx-core README)"),
                          _GEMMA3_12B, _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2)
-size("ltx2.3", components=[denoiser("LTX-2.3 DiT", 22.0, "repo: default file name ltx-2.3-22b-dev.safetensors"),
+# The 22 B of the file names is the DiT plus the text connectors: the trace measures the DiT at 18.99 B and the
+# connectors at 3.17 B (traces.json ltx2.3 / ltx2.5 notes), so the nominal figure is not the denoiser's size.
+_LTX22_NOTE = ("file-name figure = DiT + text connectors; traced DiT 18.99 B, connectors 3.17 B "
+               "(traces.json ltx2.3 / ltx2.5)")
+size("ltx2.3", components=[denoiser("LTX-2.3 DiT", 22.0, "repo: default file name ltx-2.3-22b-dev.safetensors",
+                                    note=_LTX22_NOTE),
                            _GEMMA3_12B, _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2_NEWER)
 size("ltx2.5", components=[
-    denoiser("LTX-2.5 DiT", 22.0, "repo: file name ltx-2.5-22b-dev-transformer-comfy-int8-convrot.safetensors"),
+    denoiser("LTX-2.5 DiT", 22.0, "repo: file name ltx-2.5-22b-dev-transformer-comfy-int8-convrot.safetensors",
+             note=_LTX22_NOTE),
     _nominal("text_encoder", "Gemma-4 12B (with projection)", 12.0, "repo: ltx2.py"),
     _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2_NEWER)
 _MINIMAX_COMPONENTS = [

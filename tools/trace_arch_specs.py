@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trace_archs import LoraRule, Point, Spec
+from trace_archs import KnownInts, LoraRule, Point, Spec
 
 AITK: Path | None = None
 HF = "https://huggingface.co"
@@ -911,6 +911,274 @@ def more_sizes() -> list[Spec]:
 
 
 # ==================================================================================================================
+# OmniGen2, Mage-Flow, Anima, LTX-2.3 / 2.5: the classes their ai-toolkit loaders build, with the release configs.
+# ==================================================================================================================
+OMNIGEN2_REPO = "https://github.com/VectorSpaceLab/OmniGen2"
+# public: VectorSpaceLab/OmniGen2 options/ft.yml model.arch_opt (commit 0f72fa92, the fine-tuning config of
+# OmniGen2/OmniGen2); axes_lens (length of the rope tables, no parameters) as the release transformer/config.json
+# states it in third-party copies (vllm-omni's OmniGen2 test FULL_CONFIG, DFloat11's OmniGen2 loader)
+OMNIGEN2_CFG = dict(patch_size=2, in_channels=16, out_channels=None, hidden_size=2520, num_layers=32,
+                    num_refiner_layers=2, num_attention_heads=21, num_kv_heads=7, multiple_of=256,
+                    ffn_dim_multiplier=None, norm_eps=1e-5, axes_dim_rope=(40, 40, 40), axes_lens=(1024, 1664, 1664),
+                    text_feat_dim=2048, timestep_scale=1000.0)
+OMNIGEN2_TXT = 128
+
+
+def _omnigen2_build(depth: dict[str, int]) -> nn.Module:
+    """OmniGen2Transformer2DModel as ai-toolkit's OmniGen2Model loads it; the rope tables the loader makes once
+    (``self.freqs_cis``, outside the step) are kept on the model for the forward."""
+    mod = aitk_module(f"{EXT}/omnigen2/src/models/transformers/transformer_omnigen2.py")
+    trunc_normal = nn.init.trunc_normal_
+    nn.init.trunc_normal_ = lambda t, *a, **k: t  # fake weights have no values to draw (it reads one back)
+    try:
+        model = mod.OmniGen2Transformer2DModel(**{**OMNIGEN2_CFG, **depth})
+    finally:
+        nn.init.trunc_normal_ = trunc_normal
+    model._aitk_freqs_cis = mod.OmniGen2RotaryPosEmbed.get_freqs_cis(
+        OMNIGEN2_CFG["axes_dim_rope"], OMNIGEN2_CFG["axes_lens"], theta=10000)
+    return model
+
+
+def _omnigen2_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: omnigen2/__init__.py get_noise_prediction: latents (B, 16, h/8, w/8), timestep 1 - t/1000 in the
+    latent dtype, Qwen2.5-VL hidden states with their tokenizer mask (padding 'longest', up to 256)."""
+    h, w = lat(p, 8)
+    return dict(hidden_states=bf16(p.batch, 16, h, w), timestep=(1 - steps(p.batch) / 1000).bfloat16(),
+                text_hidden_states=bf16(p.batch, OMNIGEN2_TXT, 2048), freqs_cis=model._aitk_freqs_cis,
+                text_attention_mask=torch.ones(p.batch, OMNIGEN2_TXT, dtype=torch.long))
+
+
+def omnigen2() -> Spec:
+    src = f"public: {OMNIGEN2_REPO}/blob/0f72fa92/options/ft.yml model.arch_opt (typed in)"
+    rel = f"{EXT}/omnigen2/src/models/transformers/transformer_omnigen2.py"
+    spec = Spec(
+        key="omnigen2", archs=("omnigen2",), model_class="ai-toolkit OmniGen2Transformer2DModel", code=aitk_src(rel),
+        config_source=src, build=_omnigen2_build, depth={"num_layers": 32}, inputs=_omnigen2_inputs,
+        forward=lambda m, x: m(**x, ref_image_hidden_states=None), step_context=KnownInts,
+        lora=LoraRule(("OmniGen2Transformer2DModel",), block_names=("noise_refiner", "context_refiner", "layers"),
+                      source="repo: omnigen2/__init__.py target_lora_modules ['OmniGen2Transformer2DModel'], "
+                             "get_transformer_block_names ['noise_refiner', 'context_refiner', 'layers'] (the "
+                             "ref_image_refiner only with model_kwargs use_image_refiner)"),
+        facts={"latent_channels": F(16, src + " in_channels 16"),
+               "vae_downsample": F(8, src + " pretrained_vae_model_name_or_path black-forest-labs/FLUX.1-dev (the "
+                                   "FLUX.1 VAE: 3 downsamples)"),
+               "patch_size": F(2, src), "blocks": F(32, src, "plus 2 noise-, 2 reference- and 2 context-refiner "
+                                                            "layers"),
+               "hidden_size": F(2520, src + " (21 heads x 120, 7 kv heads)")},
+        text_tokens=OMNIGEN2_TXT, text_note="Qwen2.5-VL-3B hidden states of the chat-templated caption, padding "
+                                            "'longest' up to 256 (repo: omnigen2 get_prompt_embeds, pipeline "
+                                            "encode_prompt); traced at 128 tokens, a typical caption",
+        px=16, grid=IMAGE_GRID, cfg_doubles=True,
+        public=(4.0, f"public: {HF}/OmniGen2/OmniGen2 model card (4B diffusion decoder)"),
+        notes=["traced text-to-image: a control image (datasets.control_path) adds its packed tokens to the "
+               "sequence and runs the reference refiner (repo: omnigen2 condition_noisy_latents)",
+               "flash-attn and triton absent: OmniGen2AttnProcessor (SDPA with the padding mask) and torch RMSNorm, "
+               "the model code's own fallbacks (its varlen flash kernel unpads the same tokens)"])
+    return spec
+
+
+MAGEFLOW_SRC = "https://github.com/huggingface/diffusers/blob/6b72f849/scripts/convert_mage_flow_to_diffusers.py"
+# public: diffusers scripts/convert_mage_flow_to_diffusers.py TRANSFORMER_DIFFUSERS_CONFIG (the Mage-Flow-Base
+# transformer config, renamed for diffusers: num_attention_heads = num_heads, num_layers = depth)
+MAGEFLOW_CFG = dict(in_channels=128, out_channels=128, context_in_dim=2560, hidden_size=3072, num_heads=24, depth=12,
+                    axes_dim=[16, 56, 56], checkpoint=False, patch_size=1)
+MAGEFLOW_TXT = 128
+MAGEFLOW_EDIT_TXT = MAGEFLOW_TXT + 144
+
+
+def _mageflow_build(depth: dict[str, int]) -> nn.Module:
+    mod = aitk_module(f"{EXT}/mageflow/src/transformer.py")
+    return mod.MageFlow(mod.MageFlowParams(**{**MAGEFLOW_CFG, **depth}))
+
+
+def _mageflow_inputs(edit: bool):
+    def inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+        """repo: mageflow/mageflow.py get_noise_prediction -> src/pipeline.py predict_velocity: latents
+        (B, 128, h/16, w/16), sigma = t/1000, one (L, 2560) Qwen3-VL feature tensor per sample; edit: one clean
+        reference latent at the target size per sample."""
+        h, w = lat(p, 16)
+        txt = MAGEFLOW_EDIT_TXT if edit else MAGEFLOW_TXT
+        return dict(latents=bf16(p.batch, 128, h, w), t=steps(p.batch) / 1000,
+                    text_embeds=[bf16(txt, 2560) for _ in range(p.batch)],
+                    ref_latents=[[bf16(128, h, w)] for _ in range(p.batch)] if edit else None)
+    return inputs
+
+
+def _mageflow_forward(model: nn.Module, x: dict[str, Any]) -> torch.Tensor:
+    return aitk_module(f"{EXT}/mageflow/src/pipeline.py").predict_velocity(model, **x)
+
+
+def mageflow(edit: bool) -> Spec:
+    src = f"public: {MAGEFLOW_SRC} TRANSFORMER_DIFFUSERS_CONFIG (typed in)"
+    key = "mageflow_edit" if edit else "mageflow"
+    notes = ["the batch is packed into one variable-length sequence (per-sample cu_seqlens); traced with the model "
+             "code's own SDPA fallback for flash_attn_varlen_func (repo: mageflow/src/attn.py), one attention per "
+             "sample, as the varlen kernel computes it",
+             "batch_size > 1 fails in ai-toolkit's own LoRA code: the trainer sets one LoRA multiplier per sample "
+             "(repo: SDTrainer.py network.multiplier = network_weight_list) and LoRAModule.forward repeats it "
+             "lora_output.size(0) // batch = 1 // b = 0 times for the packed (1, tokens, dim) sequence (repo: "
+             "toolkit/network_mixins.py), which empties every LoRA'd projection (the trace fails the same way); "
+             "batch 2 is traced with one multiplier for the pack, i.e. what the step would cost once that is fixed"]
+    if edit:
+        notes.append("one reference image at the target size is appended to each sample's sequence (repo: "
+                      "mageflow.py _batch_ref_latents_from_batch): the sequence is 2n image tokens + the text; "
+                      "each further reference adds n")
+    return Spec(
+        key=key, archs=(key,), model_class="ai-toolkit MageFlow", code=aitk_src(f"{EXT}/mageflow/src/transformer.py"),
+        config_source=src + "; hidden 3072 and 12 blocks also in repo: mageflow/mageflow.py docstring",
+        build=_mageflow_build, depth={"depth": 12}, inputs=_mageflow_inputs(edit), forward=_mageflow_forward,
+        step_context=KnownInts, packed_batch=True,
+        lora=LoraRule(("MageFlow",), block_names=("transformer_blocks",),
+                      source="repo: mageflow/mageflow.py target_lora_modules ['MageFlow'], "
+                             "get_transformer_block_names ['transformer_blocks']"),
+        facts={"latent_channels": F(128, src + " in_channels 128"), "patch_size": F(1, src),
+               "vae_downsample": F(16, "repo: mageflow/mageflow.py vae_scale_factor 16"),
+               "blocks": F(12, src, "dual-stream"), "hidden_size": F(3072, src + " (24 heads x 128)")},
+        text_tokens=MAGEFLOW_EDIT_TXT if edit else MAGEFLOW_TXT,
+        text_note=("Qwen3-VL-4B features (2560) at the caption's natural length, template dropped (repo: "
+                   "mageflow.py get_prompt_embeds); traced at 128 tokens, a typical caption"
+                   + ("; edit adds the reference image's vision tokens: 144 for a square reference capped at "
+                      "384 px (repo: vl_cond_long_edge 384; derived: Qwen3-VL 16 px patches merged 2 x 2)"
+                      if edit else "")),
+        px=16, grid=IMAGE_GRID, cfg_doubles=False,
+        public=(4.0, "public: https://github.com/microsoft/Mage README (Mage-Flow 4B)"), notes=notes)
+
+
+ANIMA_TXT = 128
+# public: diffusers scripts/convert_anima_to_diffusers.py converts the Anima DiT with convert_cosmos_to_diffusers.py's
+# "Cosmos-2.0-Diffusion-2B-Text2Image" transformer config (typed in here)
+ANIMA_CFG = dict(in_channels=16, out_channels=16, num_attention_heads=16, attention_head_dim=128, num_layers=28,
+                 mlp_ratio=4.0, text_embed_dim=1024, adaln_lora_dim=256, max_size=(128, 240, 240), patch_size=(1, 2, 2),
+                 rope_scale=(1.0, 4.0, 4.0), concat_padding_mask=True, extra_pos_embed_type=None)
+
+
+def _nearest_resize(img: torch.Tensor, size: list[int], interpolation: str = "nearest") -> torch.Tensor:
+    """torchvision ``transforms.functional.resize`` of a tensor with NEAREST (torchvision
+    transforms/_functional_tensor.py resize: cast to float32, ``interpolate(mode='nearest')``, cast back)."""
+    return torch.nn.functional.interpolate(img.float(), size=size, mode=interpolation).to(img.dtype)
+
+
+def _anima_build(depth: dict[str, int]) -> nn.Module:
+    """diffusers' Cosmos transformer resizes the padding mask with torchvision, which has no build for this CPU
+    torch on the package index: that one call (a NEAREST resize of a (1, 1, H, W) mask) is supplied as torchvision
+    computes it."""
+    import types as _t
+    from diffusers.models import CosmosTransformer3DModel
+    from diffusers.models.transformers import transformer_cosmos
+    if not hasattr(transformer_cosmos, "transforms"):
+        transformer_cosmos.transforms = _t.SimpleNamespace(
+            functional=_t.SimpleNamespace(resize=_nearest_resize),
+            InterpolationMode=_t.SimpleNamespace(NEAREST="nearest"))
+    return CosmosTransformer3DModel(**{**ANIMA_CFG, **depth})
+
+
+def _anima_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: anima/anima.py get_noise_prediction: latents (B, 16, 1, h/8, w/8), timestep t/1000 in bf16, the text
+    conditioner's output (B, T5 tokens, 1024), a zero padding mask of (1, 1, 16 h, 16 w) as the loader makes it."""
+    h, w = lat(p, 8)
+    return dict(hidden_states=bf16(p.batch, 16, 1, h, w), timestep=(steps(p.batch) / 1000).bfloat16(),
+                encoder_hidden_states=bf16(p.batch, ANIMA_TXT, 1024),
+                padding_mask=torch.zeros(1, 1, h * 16, w * 16, dtype=torch.bfloat16))
+
+
+def anima() -> Spec:
+    conv = "https://github.com/huggingface/diffusers/blob/9e854376/scripts/convert_anima_to_diffusers.py"
+    src = (f"public: {conv} (the Anima DiT is converted as convert_cosmos_to_diffusers.py "
+           "'Cosmos-2.0-Diffusion-2B-Text2Image', typed in)")
+    return Spec(
+        key="anima", archs=("anima",), model_class="diffusers.CosmosTransformer3DModel",
+        code=diffusers_src("CosmosTransformer3DModel"), config_source=src, build=_anima_build,
+        depth={"num_layers": 28}, inputs=_anima_inputs, forward=lambda m, x: m(**x, return_dict=False)[0],
+        lora=LoraRule(("CosmosTransformer3DModel",), block_names=("transformer_blocks",),
+                      source="repo: anima/anima.py target_lora_modules ['CosmosTransformer3DModel'] (the text "
+                             "conditioner only with model_kwargs train_text_conditioner), get_transformer_block_names "
+                             "['transformer_blocks']"),
+        facts={"latent_channels": F(16, src + " in_channels 16"),
+               "vae_downsample": F(8, f"public: {conv} (the Qwen-Image VAE, AutoencoderKLQwenImage: 8x)"),
+               "patch_size": F(2, src + " patch_size (1, 2, 2)"), "blocks": F(28, src),
+               "hidden_size": F(2048, src + " 16 heads x 128")},
+        text_tokens=ANIMA_TXT, text_note="the LLM adapter's output: one 1024-d vector per T5 token of the caption, "
+                                         "padding 'longest' up to 512 (repo: anima.py max_sequence_length); traced "
+                                         "at 128 tokens, a typical caption",
+        px=16, grid=IMAGE_GRID, cfg_doubles=True,
+        public=(2.0, f"public: {HF}/circlestone-labs/Anima model card (Cosmos-Predict2-2B based)"),
+        notes=["the LLM adapter (AnimaTextConditioner) runs before the DiT without trainable weights (no LoRA by "
+               "default): its activations are not kept for backward and are not in this trace"])
+
+
+def _ltx2x_build(version: str):
+    def build(depth: dict[str, int]) -> nn.Module:
+        """repo: ltx2/convert_ltx2_to_diffusers.py convert_ltx2_transformer: the diffusers class from
+        get_ltx2_transformer_config(version); 2.5 swaps each video feed-forward's linears for bias-free ones."""
+        from diffusers import LTX2VideoTransformer3DModel
+        conv = aitk_module(f"{EXT}/ltx2/convert_ltx2_to_diffusers.py")
+        cfg = conv.get_ltx2_transformer_config(version)[0]["diffusers_config"]
+        model = LTX2VideoTransformer3DModel.from_config({**cfg, **depth})
+        if version == "2.5":
+            for block in model.transformer_blocks:
+                net = block.ff.net
+                net[0].proj = nn.Linear(net[0].proj.in_features, net[0].proj.out_features, bias=False)
+                net[2] = nn.Linear(net[2].in_features, net[2].out_features, bias=False)
+        return model
+    return build
+
+
+def _ltx2x_inputs(model: nn.Module, p: Point) -> dict[str, Any]:
+    """repo: ltx2/ltx2.py get_noise_prediction for 2.3 / 2.5: as LTX-2 (see ``_ltx2_inputs``), but the connectors
+    project per modality (video 4096, audio 2048: convert_ltx2_to_diffusers.py connectors config), and the sigma
+    and the cross-modality timestep are passed (use_cross_timestep)."""
+    x = _ltx2_inputs(model, p)
+    b = p.batch
+    x.update(encoder_hidden_states=bf16(b, 1024, 4096), audio_encoder_hidden_states=bf16(b, 1024, 2048),
+             sigma=steps(b), use_cross_timestep=True)
+    return x
+
+
+def _ltx2_connector_params(version: str) -> int:
+    """The text connectors ai-toolkit converts for this release (diffusers LTX2TextConnectors with the repo's
+    get_ltx2_connectors_config), counted on the meta device."""
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    cfg = aitk_module(f"{EXT}/ltx2/convert_ltx2_to_diffusers.py").get_ltx2_connectors_config(version)[0]
+    with torch.device("meta"):
+        return sum(p.numel() for p in LTX2TextConnectors.from_config(cfg["diffusers_config"]).parameters())
+
+
+def ltx2x(version: str) -> Spec:
+    rel = f"{EXT}/ltx2/convert_ltx2_to_diffusers.py"
+    src = f"repo: {rel} get_ltx2_transformer_config('{version}')"
+    key = f"ltx2.{version[-1]}"
+    connectors = _ltx2_connector_params(version) / 1e9 if AITK is not None else None
+    notes = ["the audio stream runs on the clip's audio latents (25 per second at 24 fps) even without audio data "
+             "(repo: ltx2.py); traced at 512 x 768, its tokens grow with the frames as the video's do"]
+    if connectors is not None:
+        notes.append(f"the 22 B of the file name is this DiT plus the text connectors ({connectors:.2f} B: diffusers "
+                     f"LTX2TextConnectors with repo: {rel} get_ltx2_connectors_config('{version}'), counted on the "
+                     "meta device); ai-toolkit runs the connectors on the GPU every step (repo: ltx2.py "
+                     "get_noise_prediction), outside this trace")
+    if version == "2.5":
+        notes.append("2.5 = the 2.3 config with bias-free video feed-forwards (repo: convert_ltx2_transformer); "
+                     "the checkpoint's keyframes_abs_pos_embedding (unused by the training forward, its shape "
+                     "only in the checkpoint) is not counted")
+    file = {"2.3": "ltx-2.3-22b-dev.safetensors", "2.5": "ltx-2.5-22b-dev-transformer-comfy-int8-convrot.safetensors"}
+    return Spec(
+        key=key, archs=(key,), model_class="diffusers.LTX2VideoTransformer3DModel",
+        code=diffusers_src("LTX2VideoTransformer3DModel"), config_source=src + " (the config ai-toolkit converts "
+                                                                               "the checkpoint into)",
+        build=_ltx2x_build(version), depth={"num_layers": 48}, inputs=_ltx2x_inputs,
+        forward=lambda m, x: m(**x, return_dict=False)[0],
+        lora=LoraRule(("LTX2VideoTransformer3DModel",), block_names=("transformer_blocks",),
+                      source="repo: ltx2/ltx2.py target_lora_modules, get_transformer_block_names"),
+        facts={"latent_channels": F(128, src + " in_channels 128"),
+               "vae_downsample": F(32, src + " vae_scale_factors (8, 32, 32)"),
+               "temporal_downsample": F(8, src + " vae_scale_factors (8, 32, 32)"), "patch_size": F(1, src),
+               "blocks": F(48, src), "hidden_size": F(4096, src + " 32 x 128", "audio stream 32 x 64")},
+        text_tokens=1024, text_note=f"Gemma connector output, 1024 tokens (repo: ltx2.py max_length=1024), video "
+                                    "(4096-d) and audio (2048-d) streams each",
+        px=32, tdown=8, grid=LTX_GRID, cfg_doubles=True,
+        public=(22.0, f"repo: ltx2/ltx2.py default file {file[version]} (22 B)"), notes=notes)
+
+
+# ==================================================================================================================
 # Registry.
 # ==================================================================================================================
 def specs() -> dict[str, Spec]:
@@ -988,6 +1256,12 @@ def specs() -> dict[str, Spec]:
     add(sd3())
     add(hidream())
     add(ltx2())
+    add(omnigen2())
+    add(mageflow(edit=False))
+    add(mageflow(edit=True))
+    add(anima())
+    add(ltx2x("2.3"))
+    add(ltx2x("2.5"))
     for spec in more_sizes():
         add(spec)
     return out

@@ -74,9 +74,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode, unset_fake_temporarily
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.flop_counter import flop_registry
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "nbwizard" / "engine" / "data" / "traces.json"
@@ -187,6 +187,67 @@ class StorageTracker(TorchDispatchMode):
 
     def reset_peak(self) -> None:
         self.peak = self.current
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Integer bookkeeping with its values (varlen packing: sequence lengths, cu_seqlens, token indices).
+# ------------------------------------------------------------------------------------------------------------------
+_INT_FACTORIES = {"arange", "zeros", "ones", "full", "empty", "scalar_tensor"}
+_INT_DTYPES = {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool}
+
+
+def _known(t: Any) -> torch.Tensor | None:
+    """The real value beside a fake tensor (``None`` when unknown); a real tensor is its own value."""
+    if not isinstance(t, torch.Tensor):
+        return None
+    return getattr(t, "_known_value", None) if isinstance(t, FakeTensor) else t
+
+
+class KnownInts(TorchDispatchMode):
+    """Carries the real values of small integer tensors beside their fake ones, so model code that packs a batch
+    into one variable-length sequence (per-sample lengths, ``cu_seqlens``, gather indices) and reads them back
+    (``.item()``, ``.tolist()``, ``repeat_interleave`` by a tensor, ``torch.empty(total)``) runs as on the GPU.
+
+    An op whose tensor inputs all have known values (or an integer factory such as ``arange``) is also run on
+    those values, off the fake path, and the result is attached to its fake output; the fake op itself still runs
+    below this mode, so the storage tracker sees every allocation. Ops on activations (unknown values) pass
+    through untouched; an in-place op that writes unknown data into a known tensor forgets its value. Entered
+    inside the storage tracker for the whole step (checkpointed blocks read the lengths again in backward).
+    """
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        flat = tree_flatten((args, kwargs))[0]
+        tensors = [a for a in flat if isinstance(a, torch.Tensor)]
+        values = [_known(t) for t in tensors]
+        known = all(v is not None for v in values)
+        real = None
+        if known and (tensors or self._int_factory(func, args, kwargs)):
+            swap = {id(t): v for t, v in zip(tensors, values)}
+            r_args, r_kwargs = tree_map(lambda x: swap.get(id(x), x), (args, kwargs))
+            with _disable_current_modes(), unset_fake_temporarily():
+                real = func(*r_args, **r_kwargs)
+            if not isinstance(real, torch.Tensor) and not isinstance(real, (list, tuple)):
+                return real  # a Python number read back (item, _local_scalar_dense)
+        if real is not None and func is torch.ops.aten.repeat_interleave.Tensor:
+            kwargs = {**kwargs, "output_size": int(real.numel())}
+        out = func(*args, **kwargs)
+        if real is not None:
+            for o, r in zip(tree_flatten(out)[0], tree_flatten(real)[0]):
+                if isinstance(o, torch.Tensor) and isinstance(r, torch.Tensor):
+                    o._known_value = r
+        elif func._schema.is_mutable and tensors and hasattr(tensors[0], "_known_value"):
+            del tensors[0]._known_value  # unknown data written into a known tensor
+        return out
+
+    @staticmethod
+    def _int_factory(func, args, kwargs) -> bool:
+        if func._overloadpacket.__name__ not in _INT_FACTORIES:
+            return False
+        dtype = kwargs.get("dtype")
+        if dtype is None:  # arange of Python ints is int64; the other factories default to a float dtype
+            return func._overloadpacket.__name__ == "arange" and all(isinstance(a, int) for a in args)
+        return dtype in _INT_DTYPES
 
 
 def storage_keys(module: nn.Module) -> set[int]:
@@ -520,8 +581,8 @@ def _one_step(spec: "Spec", model: nn.Module, mult: _Multiplier, exclude: set[in
               train: bool, harness: Harness | None = None) -> Measured:
     tracker = StorageTracker(exclude)
     res = Measured()
-    with tracker:
-        mult.tensor = torch.ones(point.batch * spec.cond_batch, dtype=torch.float32)
+    with tracker, (spec.step_context() if spec.step_context else contextlib.nullcontext()):
+        mult.tensor = torch.ones(1 if spec.packed_batch else point.batch * spec.cond_batch, dtype=torch.float32)
         inputs = (harness.inputs if harness and harness.inputs else spec.inputs)(model, point)
         if train:
             pred = spec.forward(model, inputs)
@@ -576,6 +637,11 @@ class Spec:
 
     tdown: int = 1                             # VAE temporal downsample (video): latent frames = 1 + (f - 1) / tdown
     harness: dict[str, "Harness"] = field(default_factory=dict)  # other trainers' LoRA on this arch, by trainer
+    # entered around each step inside the storage tracker (e.g. ``KnownInts`` for varlen-packed models)
+    step_context: Callable[[], Any] | None = None
+    # the model packs the batch into one sequence (batch dim 1): ai-toolkit's per-sample LoRA multiplier cannot
+    # follow it, so the step is traced with one multiplier for the whole pack (see the arch's notes)
+    packed_batch: bool = False
 
     def latent_frames(self, frames: int) -> int:
         return 1 + (frames - 1) // self.tdown if self.tdown > 1 else frames
