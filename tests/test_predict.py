@@ -509,3 +509,21 @@ def test_borrowed_fits_land_inside_their_stated_band(bench):
     for arch, ref, ratios in bench.proxy_check():
         for key, band in (("gc", D.band("proxy")), ("preview", D.band("proxy")), ("no_gc", D.band("proxy_nogc"))):
             assert 1 / (1 + band) <= ratios[key] <= 1 + band, (arch, ref, key, ratios[key])
+
+
+@pytest.mark.parametrize("arch, params, per_weight", [("ltx2", 1.4315e9, 2.0), ("ltx2.3", 3.1722e9, 2.0),
+                                                      ("ltx2.5", 3.1722e9, 1.001)])
+def test_ltx_text_connectors_stay_on_the_gpu_outside_the_quantization(arch, params, per_weight, h100):
+    """ai-toolkit runs LTX-2's text connectors on the GPU every step (ltx2.py get_noise_prediction), in bf16 beside a
+    quantized DiT (LTX-2.5's default file ships them int8): they count in training and previews whatever the job's
+    qtype, cached text embeddings or not."""
+    job = nbwizard.load_job({"job": "extension", "config": {"name": "ltx", "process": [{
+        "type": "sd_trainer", "training_folder": "output", "network": {"type": "lora", "linear": 32},
+        "model": {"arch": arch, "quantize": True, "qtype": "qfloat8"},
+        "train": {"cache_text_embeddings": True}, "datasets": [{"folder_path": "/d", "resolution": [512]}],
+        "sample": {"sample_every": 250, "width": 512, "height": 512, "num_frames": 9, "prompts": ["a cat"]}}]}})
+    pred = predict(job, h100)
+    assert pred.sample is not None, "previews are predicted"
+    assert pred.train.get("text connectors") == pytest.approx(params * per_weight / 2**30, rel=1e-3)
+    assert pred.sample.get("text connectors") == pred.train.get("text connectors")
+    assert _train(nbwizard.load_job(FIXTURES / "flux_lora_24gb.yaml"), h100, "text connectors") == 0.0

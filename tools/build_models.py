@@ -70,9 +70,12 @@ NATIVE_OVERRIDES: dict[str, int | None] = {
 # ---------------------------------------------------------------------------------------------------------------
 # Size facts.
 # ---------------------------------------------------------------------------------------------------------------
-def C(role, name, params_b, source=None, unknown_reason=None, note=""):
-    return {"role": role, "name": name, "params_b": params_b, "source": source,
-            "unknown_reason": unknown_reason, "note": note}
+def C(role, name, params_b, source=None, unknown_reason=None, note="", bytes_per_param=None):
+    out = {"role": role, "name": name, "params_b": params_b, "source": source,
+           "unknown_reason": unknown_reason, "note": note}
+    if bytes_per_param is not None:
+        out["bytes_per_param"] = bytes_per_param
+    return out
 
 
 def F(value, source=None, unknown_reason=None, note=""):
@@ -400,8 +403,17 @@ size("sd3", components=[
 _LTX_VIDEO_VAE = C("vae", "LTX-2 video VAE", None, unknown_reason=NOT_STATED)
 _LTX_AUDIO_VAE = C("audio_vae", "LTX-2 audio VAE + vocoder", None, unknown_reason=NOT_STATED)
 _GEMMA3_12B = _nominal("text_encoder", "Gemma-3-12B", 12.0, "repo: ltx2.py base_te_path")
+# The text connectors turn the Gemma embeddings into the DiT's context on every step: ai-toolkit moves them to the
+# transformer's device in get_noise_prediction and keeps them there in bf16 (repo: ltx2.py load_model builds them
+# with .to(dtype); the quantization step quantizes the transformer only). LTX-2.5's default file carries them
+# pre-quantized to int8 ConvRot (repo: ltx2.py load_model for 2.5, _load_quantized_module(connectors, ...)).
+_CONNECTOR_SOURCE = ("measured: meta-device build of diffusers LTX2TextConnectors with repo: extensions_built_in/"
+                     "diffusion_models/ltx2/convert_ltx2_to_diffusers.py get_ltx2_connectors_config('{v}')")
+_CONNECTOR_NOTE = "on the GPU beside the DiT every step (repo: ltx2.py get_noise_prediction)"
 size("ltx2", components=[denoiser("LTX-2 audio+video DiT", 19.0, "public: Lightricks/LTX-2 model card",
                                   note="about 14B video stream + 5B audio stream (ltx-core README)"),
+                         C("connector", "LTX-2 text connectors", 1.4315, _CONNECTOR_SOURCE.format(v="2.0"),
+                           note=_CONNECTOR_NOTE + ", bf16", bytes_per_param=2.0),
                          _GEMMA3_12B, _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2)
 # The 22 B of the file names is the DiT plus the text connectors: the trace measures the DiT at 18.99 B and the
 # connectors at 3.17 B (traces.json ltx2.3 / ltx2.5 notes), so the nominal figure is not the denoiser's size.
@@ -409,10 +421,15 @@ _LTX22_NOTE = ("file-name figure = DiT + text connectors; traced DiT 18.99 B, co
                "(traces.json ltx2.3 / ltx2.5)")
 size("ltx2.3", components=[denoiser("LTX-2.3 DiT", 22.0, "repo: default file name ltx-2.3-22b-dev.safetensors",
                                     note=_LTX22_NOTE),
+                           C("connector", "LTX-2.3 text connectors", 3.1722, _CONNECTOR_SOURCE.format(v="2.3"),
+                             note=_CONNECTOR_NOTE + ", bf16", bytes_per_param=2.0),
                            _GEMMA3_12B, _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2_NEWER)
 size("ltx2.5", components=[
     denoiser("LTX-2.5 DiT", 22.0, "repo: file name ltx-2.5-22b-dev-transformer-comfy-int8-convrot.safetensors",
              note=_LTX22_NOTE),
+    C("connector", "LTX-2.5 text connectors", 3.1722, _CONNECTOR_SOURCE.format(v="2.5"),
+      note=_CONNECTOR_NOTE + ", int8 ConvRot as the default file ships them (1.001 B/weight, predict.json convrot8)",
+      bytes_per_param=1.001),
     _nominal("text_encoder", "Gemma-4 12B (with projection)", 12.0, "repo: ltx2.py"),
     _LTX_VIDEO_VAE, _LTX_AUDIO_VAE], facts=LTX2_NEWER)
 _MINIMAX_COMPONENTS = [

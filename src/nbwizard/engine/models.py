@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from ._traces import Trace, component_sizes, raw_facts, traces_by_arch
 
-ROLES = ("denoiser", "text_encoder", "vae", "image_encoder", "audio_vae")
+ROLES = ("denoiser", "text_encoder", "vae", "image_encoder", "audio_vae", "connector")
 FACT_NAMES = ("latent_channels", "vae_downsample", "temporal_downsample", "patch_size", "blocks", "hidden_size")
 # Facts a trace measured, shown with the geometry facts (``ModelSpec.facts``); None without a trace.
 MEASURED_FACT_NAMES = ("lora_M_per_rank", "text_tokens", "act_peak_gib_gc", "act_peak_gib_no_gc",
@@ -52,6 +52,9 @@ class Component:
     source: str | None = None
     unknown_reason: str | None = None
     note: str = ""
+    # how it is stored on the GPU, where that is a fact of the release rather than of the job's quantization
+    # (a ``connector``: bf16 modules ai-toolkit keeps beside the denoiser every step, outside its quantization)
+    bytes_per_param: float | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def _spec(raw: Mapping[str, Any]) -> ModelSpec:
         sample_tags=tuple(raw["sample_tags"]),
         components=tuple(
             Component(c["role"], c["name"], c["params_b"], c.get("source"), c.get("unknown_reason"),
-                      c.get("note") or "")
+                      c.get("note") or "", c.get("bytes_per_param"))
             for c in raw["components"]
         ),
         **{name: _fact(raw[name]) for name in FACT_NAMES},

@@ -141,6 +141,8 @@ class ArchFacts:
     te_unknown: tuple[str, ...]
     vae_params: float
     vae_unknown: tuple[str, ...]
+    connector_bytes: float  # bytes of the modules kept on the GPU beside the denoiser every step, outside its qtype
+    connector_why: str
     latent_ch: float | None
     vae_down: float
     tdown: int
@@ -246,6 +248,9 @@ def _build(spec: Any) -> ArchFacts:
         notes.append(f"text encoder size unknown ({', '.join(te_unknown)}): not counted")
     if vae_unknown:
         notes.append(f"VAE size unknown ({', '.join(vae_unknown)}): not counted")
+    connectors = [c for c in spec.components if c.role == "connector" and c.params_b is not None]
+    connector_bytes = sum(c.params_b * 1e9 * (c.bytes_per_param or 2.0) for c in connectors)
+    connector_why = "; ".join(f"{c.name}: {c.params_b:.2f} B params, {c.note}" for c in connectors)
     vd = geometry.vae_downsample.value or 8.0
     td = int(geometry.temporal_downsample.value or 4)
     activity = _activity(spec, trace, prox, geometry, expert_p, h, blocks, notes) if expert_p else None
@@ -255,7 +260,8 @@ def _build(spec: Any) -> ArchFacts:
         lora_per_rank=lora_rank, lora_conv_per_rank=lora_conv, lora_modules=modules, lora_why=lora_why,
         text_encoders=tuple((c.name, c.params_b * 1e9) for c in te if c.params_b is not None),
         te_unknown=te_unknown, vae_params=sum(c.params_b * 1e9 for c in vae if c.params_b is not None),
-        vae_unknown=vae_unknown, latent_ch=geometry.latent_channels.value, vae_down=float(vd), tdown=td,
+        vae_unknown=vae_unknown, connector_bytes=connector_bytes, connector_why=connector_why,
+        latent_ch=geometry.latent_channels.value, vae_down=float(vd), tdown=td,
         activity=activity, family=D.family(spec.backend_arch), notes=tuple(notes), fallbacks=fallbacks,
         mode_errors=dict(trace.mode_errors) if trace is not None else {},
     )

@@ -45,6 +45,7 @@ class Sizes:
         self.te_bf16_gib = f.te_params * 2.0 / GIB
         self.te_max_bf16_gib = max((p for _, p in f.text_encoders), default=0.0) * 2.0 / GIB
         self.vae_gib = f.vae_params * 2.0 / GIB
+        self.connector_gib = f.connector_bytes / GIB
         self.block_gib_bf16 = f.block_params * 2.0 / GIB
         self.largest_linear_params = f.block_params * D.const("memory", "largest_linear_share_of_block")
         self.lora_params, self.lora_why = self._trainable()

@@ -1,7 +1,8 @@
 """GPU memory of a job, phase by phase, the way ai-toolkit runs it.
 
 * **train**: resident weights (denoiser by qtype, accuracy-recovery adapter, text encoders unless cached or
-  unloaded, VAE unless latents are cached or an edit model encodes controls each step), the LoRA in fp32 with its
+  unloaded, VAE unless latents are cached or an edit model encodes controls each step, the modules ai-toolkit keeps
+  beside the denoiser outside its quantization such as LTX-2's text connectors), the LoRA in fp32 with its
   gradients, optimizer states and EMA copy, the measured activation peak of one step (fake-tensor trace at the
   job's tokens and batch, ai-toolkit's fp32 LoRA input casts included), the bf16 weight copies a quantized backend
   keeps for backward, DOP/BPP's second graph, and the framework overhead.
@@ -56,6 +57,8 @@ def weights_parts(s: Sizes, *, te_on_gpu: bool, vae_on_gpu: bool, te_why: str, v
     else:
         parts.append(Part("text encoders", 0.0, te_why))
     parts.append(Part("VAE", s.vae_gib if vae_on_gpu else 0.0, vae_why))
+    if s.connector_gib:
+        parts.append(Part("text connectors", s.connector_gib, s.f.connector_why))
     return parts
 
 

@@ -49,6 +49,8 @@ def _den_load(s: Sizes) -> tuple[list[Part], float]:
                      f"({fam['source'][:80]}...)")], 0.0
     why = ("bf16 state dict + the fp32 model built on the CPU" if per_param > 2 else "the bf16 denoiser on the CPU")
     parts = [Part("denoiser (load)", p_all * per_param / GIB, f"{why} ({fam.get('source', '')[:90]}...)")]
+    if f.connector_bytes:
+        parts.append(Part("text connectors (load)", f.connector_bytes / GIB, f"from the same file: {f.connector_why}"))
     if whole_gpu:
         stays = 0.0  # moved to the GPU before quantizing
     elif not x.quantize:
