@@ -111,7 +111,7 @@ def test_apply_fix_returns_a_new_job_and_leaves_the_old_one():
 
 
 def test_rules_are_a_registry_of_documented_functions():
-    assert len(rules()) == 53
+    assert len(rules()) == 54
     for rule in rules():
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
 
@@ -792,3 +792,20 @@ def test_a_later_process_entry_is_checked_for_the_same_machine():
     assert not any(i.code == "vram-over-budget" for i in report.issues if i.process == 0)
     folder = next(i for i in later if i.code == "dataset-folder-not-here")
     assert "planned RTX 4090 machine" in folder.message
+
+
+def test_a_batch_the_models_code_cannot_train_is_an_error_with_the_accumulation_fix():
+    """Mage-Flow packs a batch into one sequence and ai-toolkit's per-sample LoRA multiplier then empties every LoRA'd
+    projection: batch 2 is an error whose fix keeps the updates' batch through gradient accumulation."""
+    job = load_job({"job": "extension", "config": {"name": "m", "process": [{
+        "type": "sd_trainer", "training_folder": "output", "model": {"arch": "mageflow"},
+        "train": {"batch_size": 4}, "datasets": [{"folder_path": "/d"}]}]}})
+    issue = next(i for i in validate(job).issues if i.code == "batch-above-model-limit")
+    assert issue.severity == "error" and "network_mixins.py" in issue.message
+    fixed = apply_fix(job, issue.fix)
+    assert (fixed.get("train.batch_size"), fixed.get("train.gradient_accumulation")) == (1, 4)
+    assert "batch-above-model-limit" not in validate(fixed).codes
+    flux = load_job({"job": "extension", "config": {"name": "f", "process": [{
+        "type": "sd_trainer", "training_folder": "output", "model": {"arch": "flux"},
+        "train": {"batch_size": 4}, "datasets": [{"folder_path": "/d"}]}]}})
+    assert "batch-above-model-limit" not in validate(flux).codes

@@ -542,6 +542,18 @@ def _ui_defaults(arch: dict) -> dict:
     return out
 
 
+# The largest batch ai-toolkit's own code trains correctly for an arch, where that is less than any batch.
+# Mage-Flow packs a batch into one (1, tokens, dim) sequence, while the trainer sets one LoRA multiplier per sample
+# (repo: SDTrainer.py network.multiplier = network_weight_list) and LoRAModule.forward repeats it
+# lora_output.size(0) // batch = 0 times (repo: toolkit/network_mixins.py): every LoRA'd projection comes out
+# empty. Found by the fake-tensor trace (traces.json mageflow notes), which fails the same way.
+_PACKED_BATCH = F(1, "repo: toolkit/network_mixins.py LoRAModule.forward (multiplier.repeat_interleave("
+                     "lora_output.size(0) // multiplier.size(0))) with extensions_built_in/diffusion_models/mageflow "
+                     "packing the batch into one sequence; traces.json mageflow notes",
+                  note="a packed batch of b samples gives each LoRA'd projection an empty output")
+MAX_BATCH = {"mageflow": _PACKED_BATCH, "mageflow_edit": _PACKED_BATCH}
+
+
 def build_record(arch: dict, ui_listed: bool = True) -> dict:
     name = arch["name"]
     eff = arch["ui_effective_settings"]
@@ -573,6 +585,7 @@ def build_record(arch: dict, ui_listed: bool = True) -> dict:
         "example_configs": arch["example_configs"] or [],
         "reference_size_notes": arch["size"],
         "ui_listed": ui_listed,
+        "max_batch": MAX_BATCH.get(name),
         **sizes,
     }
 

@@ -137,6 +137,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for name, fact in m.facts().items():
         value = f"{fact.value:g}" if fact.value is not None else f"unknown ({fact.unknown_reason})"
         print(f"    {name:<20}{value}" + (f"  [{fact.source}]" if fact.source else ""))
+    if m.max_batch is not None:
+        print(f"  largest batch ai-toolkit trains: {m.max_batch.value:g} ({m.max_batch.note})  [{m.max_batch.source}]")
     return 0
 
 

@@ -63,6 +63,22 @@ def weights_mismatch(ctx: Context) -> Iterator[Issue]:
         yield Issue("model-weights-mismatch", "warning", "model.name_or_path", mismatch)
 
 
+def batch_above_model_limit(ctx: Context) -> Iterator[Issue]:
+    """A batch the arch's code in ai-toolkit cannot train (``ModelSpec.max_batch``): Mage-Flow packs the batch into
+    one sequence, and ai-toolkit's per-sample LoRA multiplier then empties every LoRA'd projection
+    (toolkit/network_mixins.py LoRAModule.forward)."""
+    limit = getattr(ctx.arch, "max_batch", None)
+    batch = ctx.get("train.batch_size")
+    if limit is None or limit.value is None or not isinstance(batch, int) or isinstance(batch, bool) or \
+            batch <= limit.value:
+        return
+    yield Issue("batch-above-model-limit", "error", "train.batch_size",
+                f"{ctx.arch.label} cannot train at batch {batch} in ai-toolkit: {limit.note} ({limit.source}). "
+                f"Train at batch {limit.value:g}; gradient accumulation gives the larger batch's updates.",
+                fix=Fix.of(f"Use batch {limit.value:g} with gradient accumulation {batch}",
+                           ("train.batch_size", int(limit.value)), ("train.gradient_accumulation", batch)))
+
+
 def model_code_fails(ctx: Context) -> Iterator[Issue]:
     """A training step the arch's own model code cannot run, found when its step was traced (traces.json
     ``mode_errors``): HiDream's MoE feed-forward modifies a tensor autograd saved unless gradient checkpointing
@@ -136,4 +152,4 @@ def network_rank_alpha(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Set alpha to the rank", ("network.linear_alpha", rank)))
 
 
-RULES = (weights_mismatch, quantization, model_code_fails, layer_offloading, lokr, network_rank_alpha)
+RULES = (weights_mismatch, quantization, batch_above_model_limit, model_code_fails, layer_offloading, lokr, network_rank_alpha)

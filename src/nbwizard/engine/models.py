@@ -103,6 +103,7 @@ class ModelSpec:
     model_kwargs_known: tuple[str, ...] = ()
     reference_size_notes: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
     ui_listed: bool = True
+    max_batch: Fact | None = None  # the largest batch ai-toolkit's code trains correctly, where there is one
     trace: Trace | None = None
 
     def params_b(self, role: str) -> float | None:
@@ -221,6 +222,7 @@ def _spec(raw: Mapping[str, Any]) -> ModelSpec:
         model_kwargs_known=tuple(raw.get("model_kwargs_known", ())),
         reference_size_notes=_freeze(raw.get("reference_size_notes") or {}),
         ui_listed=raw.get("ui_listed", True),
+        max_batch=_fact(raw["max_batch"]) if raw.get("max_batch") else None,
     )
 
 
