@@ -140,7 +140,7 @@ def network_rank_alpha(ctx: Context) -> Iterator[Issue]:
         yield Issue("network-alpha-zero", "error", alpha_path,
                     "linear_alpha 0 scales the LoRA's output by 0: nothing would be learned.",
                     fix=Fix.of("Set alpha to the rank", ("network.linear_alpha", rank or 16)))
-    elif dit and rank is not None and ctx.is_set("network.linear_alpha") and alpha != rank:
+    elif dit and rank is not None and alpha is not None and ctx.is_set("network.linear_alpha") and alpha != rank:
         yield Issue("network-alpha-ignored", "suggestion", "network.linear_alpha",
                     f"{ctx.arch.label} trains a PEFT-format LoRA where alpha is replaced by the rank: "
                     f"linear_alpha {alpha:g} has no effect; it trains as alpha = {rank:g}.",
