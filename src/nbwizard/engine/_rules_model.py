@@ -72,11 +72,15 @@ def batch_above_model_limit(ctx: Context) -> Iterator[Issue]:
     if limit is None or limit.value is None or not isinstance(batch, int) or isinstance(batch, bool) or \
             batch <= limit.value:
         return
+    accumulation = ctx.get("train.gradient_accumulation")
+    accumulation = accumulation if isinstance(accumulation, int) and not isinstance(accumulation, bool) and \
+        accumulation > 0 else 1
+    steps = accumulation * batch // int(limit.value)  # the same samples per optimizer update
     yield Issue("batch-above-model-limit", "error", "train.batch_size",
                 f"{ctx.arch.label} cannot train at batch {batch} in ai-toolkit: {limit.note} ({limit.source}). "
                 f"Train at batch {limit.value:g}; gradient accumulation gives the larger batch's updates.",
-                fix=Fix.of(f"Use batch {limit.value:g} with gradient accumulation {batch}",
-                           ("train.batch_size", int(limit.value)), ("train.gradient_accumulation", batch)))
+                fix=Fix.of(f"Use batch {limit.value:g} with gradient accumulation {steps}",
+                           ("train.batch_size", int(limit.value)), ("train.gradient_accumulation", steps)))
 
 
 def model_code_fails(ctx: Context) -> Iterator[Issue]:
@@ -152,4 +156,5 @@ def network_rank_alpha(ctx: Context) -> Iterator[Issue]:
                     fix=Fix.of("Set alpha to the rank", ("network.linear_alpha", rank)))
 
 
-RULES = (weights_mismatch, quantization, batch_above_model_limit, model_code_fails, layer_offloading, lokr, network_rank_alpha)
+RULES = (weights_mismatch, quantization, batch_above_model_limit, model_code_fails, layer_offloading, lokr,
+         network_rank_alpha)
