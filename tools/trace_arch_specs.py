@@ -1172,7 +1172,7 @@ def ltx2x(version: str) -> Spec:
                "vae_downsample": F(32, src + " vae_scale_factors (8, 32, 32)"),
                "temporal_downsample": F(8, src + " vae_scale_factors (8, 32, 32)"), "patch_size": F(1, src),
                "blocks": F(48, src), "hidden_size": F(4096, src + " 32 x 128", "audio stream 32 x 64")},
-        text_tokens=1024, text_note=f"Gemma connector output, 1024 tokens (repo: ltx2.py max_length=1024), video "
+        text_tokens=1024, text_note="Gemma connector output, 1024 tokens (repo: ltx2.py max_length=1024), video "
                                     "(4096-d) and audio (2048-d) streams each",
         px=32, tdown=8, grid=LTX_GRID, cfg_doubles=True,
         public=(22.0, f"repo: ltx2/ltx2.py default file {file[version]} (22 B)"), notes=notes)
