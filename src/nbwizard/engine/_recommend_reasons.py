@@ -38,8 +38,8 @@ def memory_reasons(d: V.Draft, spec: ModelSpec, recipe: Recipe, f: Found, res_wh
                 known = (f" — {recipe.name}, written for a {recipe.vram_gb:g} GB card, runs with it; a plan without "
                          f"it must leave {RECIPE_HEADROOM:.0%} of the card free" if before.verdict == "fits" and
                          recipe.vram_gb else "")
-                start = ("the plan takes memory savers cheapest first, and without any training was predicted "
-                         if i == 1 else f"memory saver {i} of the plan (cheapest first); with the ones before it "
+                start = ("the plan takes memory savers cheapest first; without any of them, training was predicted "
+                         if i == 1 else f"memory saver {i} of the plan (cheapest first); with the ones before it, "
                          "training was predicted ")
                 return (f"{on}: {start}at {gib(before)} against {budget}{known}"
                         + (f"; with it, {gib(pred)}" if last else " (later savers were needed too)"))
