@@ -57,6 +57,16 @@ def served(work: Path, *args: str, env: dict[str, str] | None = None,
                 proc.wait(5)
 
 
+def require_browser() -> None:
+    """Skip the calling test module (at import) where Debian's chromium or Playwright is missing."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
+                    allow_module_level=True)
+    pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+
 @contextmanager
 def browser_page(width: int, height: int) -> Iterator:
     """A headless chromium page of ``width`` x ``height`` that records the script errors it raises (``.errors``)."""

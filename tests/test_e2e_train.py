@@ -18,10 +18,7 @@ from runs_support import FAKE_AITK, FAKES, job_file, write_nvml_state
 pytestmark = pytest.mark.e2e
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-if not Path(serving.CHROMIUM).exists():
-    pytest.skip(f"{serving.CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
-                allow_module_level=True)
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+serving.require_browser()
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,7 @@ from nbwizard.engine.profile import SystemProfile
 
 pytestmark = pytest.mark.e2e
 
-if not Path(serving.CHROMIUM).exists():
-    pytest.skip(f"{serving.CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)",
-                allow_module_level=True)
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+serving.require_browser()
 
 
 @pytest.fixture(scope="module")

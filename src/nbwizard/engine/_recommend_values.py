@@ -204,10 +204,8 @@ def resolutions(spec: Any, recipe: Any, dataset: Any, frames: int = 1) -> tuple[
 
 
 def bucket_step(spec: Any) -> int:
-    """The side a square bucket is a multiple of: the VAE's downsampling x the patch size (ai-toolkit floors each
-    bucket to it); 1 when a fact is unknown."""
-    vae, patch = spec.vae_downsample.value, spec.patch_size.value
-    return int(vae * patch) if vae and patch else 1
+    """:attr:`ModelSpec.bucket_step`, 1 (any size) when a fact is unknown."""
+    return spec.bucket_step or 1
 
 
 def _bucket_aligned(res: list[int], why: str, spec: Any) -> tuple[list[int], str]:

@@ -68,16 +68,13 @@ def batch_above_model_limit(ctx: Context) -> Iterator[Issue]:
     one sequence, and ai-toolkit's per-sample LoRA multiplier then empties every LoRA'd projection
     (toolkit/network_mixins.py LoRAModule.forward)."""
     limit = getattr(ctx.arch, "max_batch", None)
-    batch = ctx.get("train.batch_size")
-    if limit is None or limit.value is None or not isinstance(batch, int) or isinstance(batch, bool) or \
-            batch <= limit.value:
+    batch = num(ctx.get("train.batch_size"))
+    if limit is None or limit.value is None or batch is None or batch <= limit.value:
         return
-    accumulation = ctx.get("train.gradient_accumulation")
-    accumulation = accumulation if isinstance(accumulation, int) and not isinstance(accumulation, bool) and \
-        accumulation > 0 else 1
-    steps = accumulation * batch // int(limit.value)  # the same samples per optimizer update
+    accumulation = num(ctx.get("train.gradient_accumulation")) or 1
+    steps = int(max(accumulation, 1) * batch // limit.value)  # the same samples per optimizer update
     yield Issue("batch-above-model-limit", "error", "train.batch_size",
-                f"{ctx.arch.label} cannot train at batch {batch} in ai-toolkit: {limit.note} ({limit.source}). "
+                f"{ctx.arch.label} cannot train at batch {batch:g} in ai-toolkit: {limit.note} ({limit.source}). "
                 f"Train at batch {limit.value:g}; gradient accumulation gives the larger batch's updates.",
                 fix=Fix.of(f"Use batch {limit.value:g} with gradient accumulation {steps}",
                            ("train.batch_size", int(limit.value)), ("train.gradient_accumulation", steps)))

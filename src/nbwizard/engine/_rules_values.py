@@ -333,8 +333,7 @@ def resolutions(ctx: Context) -> Iterator[Issue]:
     (review B4: [R, R] trains twice); bucket sides are multiples of the model's divisibility (toolkit/buckets.py,
     get_bucket_divisibility = VAE downsample × patch size)."""
     arch = ctx.arch
-    vae, patch = (arch.vae_downsample.value, arch.patch_size.value) if arch is not None else (None, None)
-    div = int(vae * patch) if vae and patch else None
+    div = arch.bucket_step if arch is not None else None
     for i in ctx.datasets:
         value = ctx.get("datasets[].resolution", i)
         values = value if isinstance(value, list) else [value]

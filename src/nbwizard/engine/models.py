@@ -115,6 +115,13 @@ class ModelSpec:
             return None
         return round(sum(sizes), 4)
 
+    @property
+    def bucket_step(self) -> int | None:
+        """The side a square bucket is a multiple of: the VAE's downsampling x the patch size (ai-toolkit floors
+        each bucket to it); None when either fact is unknown."""
+        vae, patch = self.vae_downsample.value, self.patch_size.value
+        return int(vae * patch) if vae and patch else None
+
     def facts(self) -> Mapping[str, Fact]:
         """The latent-geometry facts, then the measured ones (at the native size, batch 1), by name."""
         out = {name: getattr(self, name) for name in FACT_NAMES}

@@ -18,15 +18,12 @@ Example:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .job import MISSING, JobBase, lookup
 from .settings import find_setting, settings
 from .state import WizardState, apply_recommendation, recommend_for, suggestions, with_values_of
-
-log = logging.getLogger(__name__)
 
 __all__ = ["Suggestion", "accept_suggestions", "adopt_recommended", "suggested_changes"]
 
@@ -62,7 +59,9 @@ def suggested_changes(state: WizardState, priced: bool = True) -> tuple[Suggesti
         return ()
     proposed, reasons = proposal
     before, after = state.job.to_dict(), proposed.to_dict()
-    now_predicted = _predicted(state, state.job) if priced else None
+    from .predict import predict_or_none
+
+    now_predicted = predict_or_none(state.job, state.profile, state.dataset) if priced else None
     found = []
     for path in _candidates(state.job, proposed, reasons):
         now, then = _values(before, path), _values(after, path)
@@ -139,23 +138,15 @@ def _in_effect(job: JobBase, path: str, index: int) -> Any:
     return value
 
 
-def _predicted(state: WizardState, job: JobBase) -> Any:
-    """``job``'s prediction on the state's machine; None if the predictor fails (the effect is only informative)."""
-    from .predict import predict
-
-    try:
-        return predict(job, state.profile, state.dataset)
-    except Exception as exc:  # a predictor bug must not take the suggestions with it
-        log.error("predicting a suggestion's effect failed: %s: %s", type(exc).__name__, exc)
-        return None
-
-
 def _effect(state: WizardState, old: Any, proposed: JobBase, path: str, then: tuple[Any, ...]) -> str | None:
     """What accepting the suggestion for ``path`` alone does to the held job's prediction (``old``), in a few words;
     None when the predicted peak, verdict and step time stay as they are (or cannot be predicted)."""
     if old is None:
         return None
-    new = _predicted(state, with_values_of(state.job, proposed, [path]) if then else state.job.without([path]))
+    from .predict import predict_or_none
+
+    changed = with_values_of(state.job, proposed, [path]) if then else state.job.without([path])
+    new = predict_or_none(changed, state.profile, state.dataset)
     if new is None:
         return None
     parts = []

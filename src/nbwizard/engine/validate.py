@@ -260,9 +260,11 @@ def validate(job: Any, profile: Any = None, trainer: str = "upstream", *, datase
     # ai-toolkit runs every process entry in turn: each later one is checked as if it were the only one, on the same
     # machine (its own prediction where the first entry's was given; the dataset analysis describes the first
     # entry's folders, so it is left out)
+    from .predict import predict_or_none
+
     for n, view in _later_processes(job):
         later = Context(view, trainer, profile, None,
-                        _predicted(view, profile) if profile is not None and prediction is not None else None)
+                        predict_or_none(view, profile) if profile is not None and prediction is not None else None)
         issues.extend(dataclasses.replace(i, process=n, fix=None) for i in _run_rules(later)
                       if i.code not in _JOB_WIDE_CODES and not i.field.startswith(_ROOT_FIELDS))
     order = {s: n for n, s in enumerate(SEVERITIES)}
@@ -287,17 +289,6 @@ def _run_rules(ctx: Context) -> list[Issue]:
                                 f"The check '{rule.__name__}' could not run on this job ({type(exc).__name__}: "
                                 f"{exc}); its findings are missing from this report."))
     return issues
-
-
-def _predicted(job: Any, profile: Any) -> Any:
-    """A later entry's prediction; None (its memory unchecked, never a crash) if the predictor fails on it."""
-    from .predict import predict
-
-    try:
-        return predict(job, profile)
-    except Exception as exc:  # a predictor bug must not take the whole report with it
-        log.error("prediction of a later process entry failed: %s: %s", type(exc).__name__, exc)
-        return None
 
 
 def _later_processes(job: Any) -> Iterator[tuple[int, Any]]:

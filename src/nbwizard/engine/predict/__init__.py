@@ -17,6 +17,7 @@ Constants live in data/predict.json with their sources or the calibration rows t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +31,10 @@ from .ram import load_parts, steady_parts
 from .sampling import sample_parts
 from .steptime import Cost, step_costs, total_seconds
 
-__all__ = ["Item", "Breakdown", "DiskPlan", "Phase", "Cost", "Prediction", "predict", "FITS_MARGIN",
-           "DEFAULT_IMAGE_COUNT"]
+__all__ = ["Item", "Breakdown", "DiskPlan", "Phase", "Cost", "Prediction", "predict", "predict_or_none",
+           "FITS_MARGIN", "DEFAULT_IMAGE_COUNT"]
+
+log = logging.getLogger(__name__)
 
 Item = Part  # one component of a breakdown, as the prediction lists it: GiB, a one-line why, how well it is known
 
@@ -115,6 +118,16 @@ def _signif(v: float | None, digits: int = 2) -> float | None:
     from math import floor, log10
 
     return round(v, max(0, digits - 1 - int(floor(log10(abs(v))))))
+
+
+def predict_or_none(job: Any, profile: Any, dataset: Any = None) -> Prediction | None:
+    """:func:`predict` where the prediction only adds to something else (a later process entry's checks, a
+    suggestion's effect): a predictor failure is logged and gives None rather than taking that with it."""
+    try:
+        return predict(job, profile, dataset)
+    except Exception as exc:  # a predictor bug must not break the report or the suggestions it only informs
+        log.error("prediction failed: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def predict(job: Any, profile: Any, dataset: Any = None) -> Prediction:
